@@ -1,0 +1,153 @@
+"""``Assistant``: the one object every surface (API, CLI, UI, eval) calls."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .answering import AnswerChain
+from .citations import SupportJudge
+from .embeddings import MiniLMEmbeddings
+from .errors import IndexStateError
+from .index import Index, IngestReport, ProgressCallback
+from .retrieval import HybridRetriever
+from .settings import Settings, load_settings
+from .types import Answer
+
+
+class Assistant:
+    """Question answering over an indexed folder of documents.
+
+    Construction is cheap: the embedding model, the vector store and the chat
+    model load on first use (or in ``warm_up``). Dependencies can be injected
+    so tests run with fakes.
+
+    Example:
+        >>> assistant = Assistant()
+        >>> assistant.ingest(["seeds/"])
+        >>> assistant.ask("How is China enforcing its rare earth export restrictions?").text
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embeddings: Any = None,
+        chat_model: Any = None,
+        chroma_client: Any = None,
+        **overrides: Any,
+    ) -> None:
+        self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
+        self.embeddings = embeddings or MiniLMEmbeddings(self.settings.embedding_model_path)
+        self._chat_model = chat_model
+        self._chat_model_loaded = chat_model is not None
+        self.index = Index(self.settings, self.embeddings, client=chroma_client)
+        self._lock = threading.Lock()
+
+    # ----- lazily built parts ---------------------------------------------------
+    @property
+    def chat_model(self) -> Any:
+        if not self._chat_model_loaded:
+            with self._lock:
+                if not self._chat_model_loaded:
+                    from .llm import get_chat_model
+
+                    self._chat_model = get_chat_model(self.settings)
+                    self._chat_model_loaded = True
+        return self._chat_model
+
+    def as_retriever(self, k: int | None = None, mode: str | None = None) -> HybridRetriever:
+        """Our hybrid retriever as a LangChain ``BaseRetriever``."""
+        return HybridRetriever(
+            index=self.index,
+            embeddings=self.embeddings,
+            k=k or self.settings.k,
+            mode=mode or self.settings.retrieval,
+        )
+
+    def _chain(self, generator: str | None = None) -> AnswerChain:
+        settings = self.settings
+        chat_model = self.chat_model
+        if generator and generator != settings.llm:
+            settings = settings.model_copy(update={"llm": generator})
+            from .llm import get_chat_model
+
+            chat_model = get_chat_model(settings) if generator != "extractive" else None
+        return AnswerChain(
+            settings,
+            self.as_retriever(),
+            self.embeddings,
+            chat_model,
+            self.index,
+            SupportJudge(self.embeddings),
+        )
+
+    # ----- public API -----------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> IngestReport:
+        """Index files and folders; unchanged documents are skipped."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        return self.index.ingest(paths, progress=progress)
+
+    def ask(self, question: str, k: int | None = None, history: list | None = None) -> Answer:
+        """Answer ``question`` with citations; ``answer.abstained`` when the documents lack it."""
+        final = None
+        for event in self.stream(question, k=k, history=history):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def stream(self, question: str, k: int | None = None, history: list | None = None) -> Iterator[str | Answer]:
+        """Yield answer text as it is generated, then the final ``Answer``."""
+        self._require_index()
+        yield from self._chain().stream(question, k=k, history=history)
+
+    def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
+        """Retrieved chunks with their sources and scores (for tools and MCP)."""
+        self._require_index()
+        docs = self.as_retriever(k=k).invoke(query)
+        return [{"text": d.page_content, **d.metadata} for d in docs]
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Indexed documents: id, title, path, sections, dates, suggested questions."""
+        manifest = self.index.manifest()
+        return [
+            {
+                "id": doc_id,
+                "title": entry.title,
+                "path": entry.path,
+                "chunks": len(entry.chunk_ids),
+                "sections": entry.sections,
+                "newest_date": entry.metadata.get("newest_date"),
+                "suggested_questions": entry.metadata.get("suggested_questions", []),
+            }
+            for doc_id, entry in sorted(manifest.documents.items())
+        ]
+
+    def document_text(self, doc_id: str) -> str:
+        return self.index.document_text(doc_id)
+
+    def suggested_questions(self) -> list[str]:
+        """The corpus's own 'Go deeper' questions, for an empty chat."""
+        out: list[str] = []
+        for doc in self.documents():
+            out.extend(q for q in doc["suggested_questions"] if q not in out)
+        return out
+
+    def warm_up(self) -> None:
+        """Load the encoder, the index and the chat model now rather than on the first question."""
+        self.embeddings.warm_up()
+        self.index.manifest()
+        model = self.chat_model
+        if model is not None and self.settings.llm == "llamacpp":
+            model.invoke("Hi")
+
+    def _require_index(self) -> None:
+        if self.index.is_empty():
+            raise IndexStateError(
+                f"The index in {self.settings.index_dir} is empty; run `assistant ingest seeds/` "
+                "(or your own folder) first."
+            )

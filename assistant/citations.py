@@ -1,0 +1,90 @@
+"""Citations: parse ``[n]`` markers, judge support deterministically, re-attribute.
+
+The support judge is lexical-plus-semantic and needs no LLM: a claim is
+supported by a span when the span contains most of the claim's content words
+(stemmed), every number the claim states, and means about the same thing
+(MiniLM cosine). ``eval/`` holds hand labels this judge is checked against.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .textutils import content_words, numbers_in, sentence_spans
+
+CITATION_MARK = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# Weights and cut-off chosen on hand-labelled pairs in eval/judge_labels.jsonl.
+WORD_WEIGHT = 0.6
+COSINE_WEIGHT = 0.4
+SUPPORT_THRESHOLD = 0.55
+
+
+def parse_markers(text: str) -> list[int]:
+    """All citation numbers in order of appearance, e.g. 'a [1] b [2, 3]' -> [1, 2, 3]."""
+    out = []
+    for m in CITATION_MARK.finditer(text):
+        out.extend(int(n) for n in m.group(1).split(","))
+    return out
+
+
+def strip_markers(text: str) -> str:
+    text = CITATION_MARK.sub("", text)
+    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+    return " ".join(text.split())
+
+
+_MARKER_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+)")
+
+
+def split_claims(text: str) -> list[str]:
+    """Sentences of an answer, each keeping its ``[n]`` markers.
+
+    A marker written after the full stop ("... rose. [1] Next") is moved in
+    front of it, so it stays with the sentence it cites.
+    """
+    text = _MARKER_AFTER_STOP.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text)
+    claims = []
+    for s, e in sentence_spans(text):
+        sentence = text[s:e].strip()
+        if claims and CITATION_MARK.fullmatch(sentence.replace(" ", "")):
+            claims[-1] += " " + sentence  # a marker that ended up after the full stop
+        elif sentence:
+            claims.append(sentence)
+    return claims
+
+
+def word_support(claim: str, span: str) -> float:
+    """Share of the claim's content words found in the span; 0 if a number is missing."""
+    claim_numbers = numbers_in(strip_markers(claim))
+    if claim_numbers - numbers_in(span):
+        return 0.0
+    words = set(content_words(strip_markers(claim)))
+    if not words:
+        return 0.0
+    return len(words & set(content_words(span))) / len(words)
+
+
+@dataclass
+class SupportJudge:
+    """Scores how well a span supports a claim, in [0, 1]."""
+
+    embeddings: object | None = None
+    threshold: float = SUPPORT_THRESHOLD
+
+    def scores(self, claim: str, spans: list[str]) -> list[float]:
+        words = [word_support(claim, s) for s in spans]
+        if self.embeddings is None or not spans:
+            return words
+        vecs = np.asarray(self.embeddings.embed_documents([strip_markers(claim), *spans]))
+        cos = vecs[1:] @ vecs[0]
+        out = []
+        for w, c in zip(words, cos, strict=True):
+            # A missing number vetoes support, whatever the cosine says.
+            out.append(0.0 if w == 0.0 else WORD_WEIGHT * w + COSINE_WEIGHT * max(0.0, float(c)))
+        return out
+
+    def supports(self, claim: str, span: str) -> bool:
+        return self.scores(claim, [span])[0] >= self.threshold

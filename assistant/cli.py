@@ -1,0 +1,157 @@
+"""The ``assistant`` command: a thin click layer over ``Assistant``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+
+import click
+
+from .errors import AssistantError
+
+
+def _handle_errors(fn):
+    """Print an AssistantError as one line on stderr and exit 2, without a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AssistantError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _assistant(**overrides):
+    from .assistant import Assistant
+
+    return Assistant(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="assistant")
+def main() -> None:
+    """Answer questions about a folder of documents, with citations to the exact source text."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_handle_errors
+def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
+    """Index files and folders (.txt, .md); unchanged documents are skipped."""
+    assistant = _assistant()
+    bar = None
+    progress = None
+    if not quiet and not as_json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr)
+
+        def progress(done: int, total: int, doc_id: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_postfix_str(doc_id)
+            bar.refresh()
+
+    report = assistant.ingest(list(paths), progress=progress)
+    if bar is not None:
+        bar.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    if report.rebuilt:
+        click.echo(f"note: {report.rebuilt}", err=True)
+    for err in report.errors:
+        click.echo(f"refused {err['path']}: {err['reason']}", err=True)
+    if not quiet:
+        click.echo(f"Ingested into {assistant.settings.index_dir}: {report.summary()}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print Answer.to_dict() as JSON, nothing else.")
+@click.option("--k", type=click.IntRange(1, 50), default=None, help="Chunks to retrieve.")
+@click.option("--llm", type=click.Choice(["llamacpp", "openai", "ollama", "extractive", "fake"]), default=None,
+              help="Generator for this question (default: ASSISTANT_LLM).")
+@_handle_errors
+def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
+    """Answer QUESTION from the indexed documents."""
+    assistant = _assistant(llm=llm)
+    if as_json:
+        answer = assistant.ask(question, k=k)
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    from .types import Answer
+
+    answer = None
+    streamed = False
+    for event in assistant.stream(question, k=k):
+        if isinstance(event, Answer):
+            answer = event
+        elif assistant.settings.llm not in ("extractive",):
+            click.echo(event, nl=False, err=True)  # live draft on stderr; final text on stdout
+            streamed = True
+    if streamed:
+        click.echo("", err=True)
+    assert answer is not None
+    click.echo(format_answer(answer))
+
+
+def format_answer(answer) -> str:
+    lines = [answer.text, ""]
+    if answer.abstained:
+        return answer.text
+    for c in answer.citations:
+        lines.append(f"[{c.id}] {c.title} — {c.section} (chars {c.start}-{c.end})")
+        lines.append(f"    \"{c.snippet}\"")
+    for conflict in answer.conflicts:
+        lines.append(f"Note: sources disagree on {conflict.topic}.")
+    if answer.metadata.get("fallback"):
+        lines.append(f"({answer.metadata['fallback']})")
+    return "\n".join(lines).rstrip()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7860, show_default=True, type=int)
+@_handle_errors
+def serve(host: str, port: int) -> None:
+    """Start the chat UI and the HTTP API on one server."""
+    from .server import run_server
+
+    run_server(host=host, port=port)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def config(as_json: bool) -> None:
+    """Print the effective settings (secrets masked)."""
+    from .settings import load_settings
+
+    values = load_settings().public_dict()
+    if as_json:
+        click.echo(json.dumps(values, indent=2, default=str))
+        return
+    for name, value in values.items():
+        click.echo(f"ASSISTANT_{name.upper()}={'' if value is None else value}")
+
+
+@main.command()
+@_handle_errors
+def documents() -> None:
+    """List indexed documents."""
+    for doc in _assistant().documents():
+        click.echo(f"{doc['id']}\t{doc['chunks']} chunks\t{doc['title']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Find dates written in news prose: '27 Jul 2025', 'July 18, 2025', 'late July 2025'."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH = r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_PATTERNS = [
+    re.compile(rf"\b(?P<day>\d{{1,2}})\s+{_MONTH}\s+(?P<year>(19|20)\d\d)\b"),
+    re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}),?\s+(?P<year>(19|20)\d\d)\b"),
+    re.compile(rf"\b(?:(?P<qual>early|mid|late)[- ])?{_MONTH}\s+(?P<year>(19|20)\d\d)\b", re.IGNORECASE),
+]
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    text: str
+    iso: str  # YYYY-MM-DD; day 1/15/28 when only early/mid/late month is known
+    start: int
+    end: int
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "iso": self.iso, "start": self.start, "end": self.end}
+
+
+def find_dates(text: str) -> list[FoundDate]:
+    """All dates in ``text``, earliest position first, without overlaps."""
+    found: list[FoundDate] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            month = _MONTHS.get(m.group("month").lower().rstrip("."))
+            if month is None:
+                continue
+            groups = m.groupdict()
+            if groups.get("day"):
+                day = int(groups["day"])
+            else:
+                day = {"early": 1, "mid": 15, "late": 28}.get((groups.get("qual") or "").lower(), 1)
+            if not 1 <= day <= 31:
+                continue
+            found.append(FoundDate(m.group(0), f"{groups['year']}-{month:02d}-{day:02d}", m.start(), m.end()))
+            taken.append((m.start(), m.end()))
+    return sorted(found, key=lambda d: d.start)

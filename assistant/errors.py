@@ -1,0 +1,46 @@
+"""A small exception hierarchy whose messages name the offending value and the fix."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class for every error the assistant raises on purpose.
+
+    Surfaces (CLI, HTTP, UI) print ``str(error)`` to the user without a
+    traceback, so every message says what was wrong and what to do.
+    """
+
+    #: HTTP status the API maps this error to.
+    status_code = 400
+
+
+class InputError(AssistantError):
+    """The caller passed a bad question, path or file."""
+
+
+class ConfigError(AssistantError):
+    """A setting has a value the assistant cannot use."""
+
+
+class IndexError_(AssistantError):
+    """The index is missing, locked or inconsistent."""
+
+    status_code = 409
+
+
+class BackendError(AssistantError):
+    """A backend (LLM server, Chroma server) failed after bounded retries."""
+
+    status_code = 503
+
+
+# A friendlier public name; ``IndexError`` itself would shadow the builtin.
+IndexStateError = IndexError_
+
+__all__ = [
+    "AssistantError",
+    "BackendError",
+    "ConfigError",
+    "IndexStateError",
+    "InputError",
+]

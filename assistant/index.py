@@ -1,0 +1,431 @@
+"""The index: Chroma (embedded or server) + BM25 + manifest, ingested incrementally."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .chunking import Chunk, chunk_document
+from .documents import Document, iter_source_files, load_documents
+from .embeddings import MiniLMEmbeddings
+from .errors import BackendError, IndexStateError, InputError
+from .lexical import LexicalIndex
+from .manifest import DocumentEntry, Manifest, ManifestFile
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; counts are lists of document ids."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    rebuilt: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        parts = [
+            f"added {len(self.added)}",
+            f"updated {len(self.updated)}",
+            f"removed {len(self.removed)}",
+            f"skipped {len(self.skipped)} unchanged",
+            f"{self.chunks_added} chunks written",
+            f"{len(self.errors)} refused",
+            f"in {self.seconds:.2f}s",
+        ]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """A retrieved chunk with its stored metadata and a score."""
+
+    id: str
+    text: str
+    metadata: dict
+    score: float
+
+
+def open_chroma_client(settings: Settings):
+    """Embedded persistent client, or an HTTP client when ``chroma_url`` is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        headers = {}
+        if settings.chroma_token:
+            headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                headers=headers,
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise BackendError(
+                f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}. Start it "
+                "(`chroma run --path DIR --host 127.0.0.1 --port N`) or unset ASSISTANT_CHROMA_URL."
+            ) from None
+    path = settings.index_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class Index:
+    """Owns the vector store, the lexical index and the manifest.
+
+    Readers (retrieval) see a consistent snapshot: the lexical index and the
+    manifest are swapped in one assignment after an ingest has written all of
+    its chunks, and Chroma results are filtered to chunk ids the manifest knows.
+    """
+
+    def __init__(self, settings: Settings, embeddings: MiniLMEmbeddings, client: Any = None):
+        self.settings = settings
+        self.embeddings = embeddings
+        self._client = client
+        self._collection: Any = None
+        self._manifest_store = ManifestFile(settings.index_dir / "manifest.json")
+        self._snapshot: tuple[Manifest, LexicalIndex, frozenset[str]] | None = None
+        self._lock = threading.RLock()
+
+    # ----- storage -------------------------------------------------------------
+    @property
+    def collection(self):
+        if self._collection is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = open_chroma_client(self.settings)
+                self._collection = self._call_chroma(
+                    lambda: self._client.get_or_create_collection(
+                        self.settings.collection,
+                        embedding_function=None,
+                        metadata={"hnsw:space": "cosine"},
+                    )
+                )
+        return self._collection
+
+    def _call_chroma(self, fn: Callable[[], Any], retries: int = 2) -> Any:
+        delay = 0.2
+        for attempt in range(retries + 1):
+            try:
+                return fn()
+            except (InputError, IndexStateError):
+                raise
+            except Exception as exc:
+                if attempt == retries or not _is_connection_error(exc):
+                    if _is_connection_error(exc):
+                        raise BackendError(
+                            f"Chroma at {self.settings.chroma_url or self.settings.index_dir} "
+                            f"failed: {exc}. Check that the server is running, then retry."
+                        ) from None
+                    raise
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def empty_manifest(self) -> Manifest:
+        return Manifest(
+            embedding_model=self.embeddings.model_name,
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+
+    def manifest(self) -> Manifest:
+        return self._load_snapshot()[0]
+
+    def _load_snapshot(self) -> tuple[Manifest, LexicalIndex, frozenset[str]]:
+        snapshot = self._snapshot
+        if snapshot is None:
+            with self._lock:
+                if self._snapshot is None:
+                    manifest = self._manifest_store.load() or self.empty_manifest()
+                    self._snapshot = self._make_snapshot(manifest)
+                snapshot = self._snapshot
+        return snapshot
+
+    def _make_snapshot(self, manifest: Manifest) -> tuple[Manifest, LexicalIndex, frozenset[str]]:
+        known = frozenset(cid for entry in manifest.documents.values() for cid in entry.chunk_ids)
+        folder = self.settings.index_dir / "lexical"
+        lexical = LexicalIndex.load(folder, manifest.generation_key())
+        if lexical is None:
+            ids, texts = self._all_chunk_texts(known)
+            lexical = LexicalIndex.build(ids, texts)
+            if self.settings.chroma_url is None or folder.parent.exists():
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                lexical.save(folder, manifest.generation_key())
+        return manifest, lexical, known
+
+    def _all_chunk_texts(self, known: frozenset[str]) -> tuple[list[str], list[str]]:
+        if not known:
+            return [], []
+        ids = sorted(known)
+        got = self._call_chroma(lambda: self.collection.get(ids=ids, include=["documents"]))
+        return list(got["ids"]), list(got["documents"])
+
+    def is_empty(self) -> bool:
+        return not self.manifest().documents
+
+    # ----- ingest --------------------------------------------------------------
+    @contextmanager
+    def _ingest_lock(self, wait_s: float = 30.0) -> Iterator[None]:
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = self.settings.index_dir / ".ingest.lock"
+        with open(lock_path, "w") as fh:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise IndexStateError(
+                            f"Another ingest is writing to {self.settings.index_dir} and did not "
+                            f"finish within {wait_s:.0f}s; wait for it to end, then retry."
+                        ) from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def ingest(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> IngestReport:
+        """Add, update and remove documents so the index mirrors ``paths``.
+
+        Raises:
+            InputError: a path does not exist, or no supported file was found.
+        """
+        started = time.perf_counter()
+        paths = [Path(p) for p in paths]
+        files, _ = iter_source_files(paths)  # raises on missing paths before any write
+        docs, errors = load_documents(paths, self.settings.max_file_bytes)
+        if not files and not errors:
+            raise InputError(
+                f"No .txt or .md files found in {', '.join(map(str, paths))}; add documents or pass another folder."
+            )
+        report = IngestReport(errors=[{"path": p, "reason": r} for p, r in errors])
+        with self._ingest_lock():
+            manifest = self._manifest_store.load()
+            if manifest is not None and manifest.settings_key() != self.empty_manifest().settings_key():
+                report.rebuilt = (
+                    f"index settings changed (model/chunking was {manifest.embedding_model}, "
+                    f"{manifest.chunk_tokens}/{manifest.chunk_overlap} tokens; now "
+                    f"{self.embeddings.model_name}, {self.settings.chunk_tokens}/"
+                    f"{self.settings.chunk_overlap}): rebuilding from scratch"
+                )
+                log.warning(report.rebuilt)
+                self._reset_collection()
+                manifest = None
+            manifest = manifest or self.empty_manifest()
+            self._remove_orphans(manifest)
+            self._apply(manifest, docs, paths, report, progress)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _reset_collection(self) -> None:
+        try:
+            self._call_chroma(lambda: self._client_for_reset().delete_collection(self.settings.collection))
+        except BackendError:
+            raise
+        except Exception:
+            pass  # did not exist
+        self._collection = None
+        shutil.rmtree(self.settings.index_dir / "lexical", ignore_errors=True)
+
+    def _client_for_reset(self):
+        _ = self.collection  # ensures the client exists
+        return self._client
+
+    def _remove_orphans(self, manifest: Manifest) -> None:
+        """Drop chunks a crashed ingest wrote but never recorded in the manifest."""
+        known = {cid for e in manifest.documents.values() for cid in e.chunk_ids}
+        stored = self._call_chroma(lambda: self.collection.get(include=[]))["ids"]
+        orphans = [cid for cid in stored if cid not in known]
+        if orphans:
+            log.warning("removing %d orphan chunks left by an interrupted ingest", len(orphans))
+            for i in range(0, len(orphans), 5000):
+                batch = orphans[i : i + 5000]
+                self._call_chroma(lambda b=batch: self.collection.delete(ids=b))
+        missing = known - set(stored)
+        if missing:
+            # A document whose chunks are gone is re-ingested: forget its hash.
+            for doc_id, entry in list(manifest.documents.items()):
+                if missing.intersection(entry.chunk_ids):
+                    entry.hash = ""
+
+    def _apply(
+        self,
+        manifest: Manifest,
+        docs: list[Document],
+        roots: list[Path],
+        report: IngestReport,
+        progress: ProgressCallback | None,
+    ) -> None:
+        present = {d.id for d in docs}
+        refused = {Path(e["path"]).resolve() for e in report.errors}
+        for doc_id, entry in list(manifest.documents.items()):
+            entry_path = Path(entry.path).resolve() if entry.path else None
+            if doc_id in present or entry_path is None or entry_path in refused:
+                continue  # a refused file keeps its previous, valid version
+            if any(_is_within(entry_path, root) for root in roots) and not entry_path.exists():
+                self._delete_chunks(entry.chunk_ids)
+                report.chunks_removed += len(entry.chunk_ids)
+                del manifest.documents[doc_id]
+                report.removed.append(doc_id)
+        todo = []
+        for doc in docs:
+            entry = manifest.documents.get(doc.id)
+            if entry is not None and entry.hash == doc.content_hash:
+                report.skipped.append(doc.id)
+            else:
+                todo.append(doc)
+        total_chunks = 0
+        planned = []
+        for doc in todo:
+            chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap)
+            planned.append((doc, chunks))
+            total_chunks += len(chunks)
+        done = 0
+        for doc, chunks in planned:
+            self._write_chunks(chunks)
+            old = manifest.documents.get(doc.id)
+            if old is not None:
+                stale = sorted(set(old.chunk_ids) - {c.id for c in chunks})
+                self._delete_chunks(stale)
+                report.chunks_removed += len(stale)
+                report.updated.append(doc.id)
+            else:
+                report.added.append(doc.id)
+            manifest.documents[doc.id] = DocumentEntry(
+                hash=doc.content_hash,
+                path=str(Path(doc.path).resolve()) if doc.path else "",
+                title=doc.title,
+                chunk_ids=[c.id for c in chunks],
+                sections=doc.sections,
+                metadata=doc.metadata,
+            )
+            self._save_document_text(doc)
+            report.chunks_added += len(chunks)
+            done += len(chunks)
+            if progress:
+                progress(done, total_chunks, doc.id)
+            # Record each finished document so a crash loses at most the one in flight.
+            if len(planned) > 1:
+                self._manifest_store.save(manifest)
+        if report.added or report.updated or report.removed or self._snapshot is None:
+            manifest.generation += 1 if (report.added or report.updated or report.removed) else 0
+            self._manifest_store.save(manifest)
+            snapshot = self._make_snapshot(manifest)
+            with self._lock:
+                self._snapshot = snapshot
+
+    def _write_chunks(self, chunks: list[Chunk]) -> None:
+        for i in range(0, len(chunks), EMBED_BATCH):
+            batch = chunks[i : i + EMBED_BATCH]
+            vectors = self.embeddings.encode([c.embedding_text() for c in batch])
+            self._call_chroma(
+                lambda b=batch, v=vectors: self.collection.upsert(
+                    ids=[c.id for c in b],
+                    embeddings=v,
+                    documents=[c.text for c in b],
+                    metadatas=[c.metadata() for c in b],
+                )
+            )
+
+    def _delete_chunks(self, ids: list[str]) -> None:
+        if ids:
+            self._call_chroma(lambda: self.collection.delete(ids=list(ids)))
+
+    def _save_document_text(self, doc: Document) -> None:
+        folder = self.settings.index_dir / "documents"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{doc.id}.tmp"
+        tmp.write_text(doc.text, encoding="utf-8")
+        tmp.replace(folder / f"{doc.id}.txt")
+
+    # ----- reading -------------------------------------------------------------
+    def document_text(self, doc_id: str) -> str:
+        """The full original text of an indexed document (for the source viewer)."""
+        entry = self.manifest().documents.get(doc_id)
+        if entry is None:
+            raise InputError(f"Unknown document {doc_id!r}; list documents with GET /api/documents.")
+        copy = self.settings.index_dir / "documents" / f"{doc_id}.txt"
+        for candidate in (copy, Path(entry.path)):
+            try:
+                return candidate.read_text(encoding="utf-8-sig")
+            except OSError:
+                continue
+        raise IndexStateError(f"The text of {doc_id!r} is missing from {copy}; re-run ingest.")
+
+    def dense_search(self, vector: list[float], n: int) -> list[ChunkHit]:
+        manifest, _, known = self._load_snapshot()
+        if not known:
+            return []
+        res = self._call_chroma(
+            lambda: self.collection.query(
+                query_embeddings=[vector],
+                n_results=min(n, len(known)),
+                include=["documents", "metadatas", "distances"],
+            )
+        )
+        hits = []
+        for cid, text, meta, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+        ):
+            if cid in known:  # ignore chunks of an ingest still in flight
+                hits.append(ChunkHit(cid, text, dict(meta), 1.0 - float(dist)))
+        return hits
+
+    def lexical_search(self, query: str, n: int) -> list[tuple[str, float]]:
+        return self._load_snapshot()[1].search(query, n)
+
+    def get_chunks(self, ids: list[str]) -> dict[str, ChunkHit]:
+        if not ids:
+            return {}
+        res = self._call_chroma(lambda: self.collection.get(ids=list(ids), include=["documents", "metadatas"]))
+        return {
+            cid: ChunkHit(cid, text, dict(meta), 0.0)
+            for cid, text, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        }
+
+    def count_chunks(self) -> int:
+        return len(self._load_snapshot()[2])
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    root = root.resolve()
+    return path == root or root in path.parents
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(
+        marker in text
+        for marker in ("connect", "timeout", "timed out", "refused", "unavailable", "503", "502", "reset")
+    )

@@ -1,0 +1,89 @@
+"""BM25 over chunk texts (bm25s), persisted beside the manifest and keyed by generation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .textutils import content_words
+
+
+def tokenize(text: str) -> list[str]:
+    return content_words(text)
+
+
+class LexicalIndex:
+    """A BM25 index over ``(chunk_id, text)`` pairs.
+
+    It is rebuilt only when the index generation changes (after an ingest that
+    changed something) and loaded from disk otherwise, never per query.
+    """
+
+    def __init__(self, ids: list[str], retriever) -> None:
+        self.ids = ids
+        self._retriever = retriever
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        if ids:
+            corpus = [tokenize(t) or ["_"] for t in texts]
+            retriever.index(_as_tokenized(corpus), show_progress=False)
+        return cls(list(ids), retriever)
+
+    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+        tokens = tokenize(query)
+        if not self.ids or not tokens:
+            return []
+        vocab = self._retriever.vocab_dict
+        ids = [vocab[t] for t in tokens if t in vocab]
+        if not ids:
+            return []
+        scores = self._retriever.get_scores(ids)
+        n = min(n, len(self.ids))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, folder: Path, generation: str) -> None:
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.ids:
+            self._retriever.save(str(tmp / "bm25"))
+        (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": self.ids}))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path, generation: str) -> LexicalIndex | None:
+        """The saved index if it matches ``generation``, else None."""
+        import bm25s
+
+        try:
+            meta = json.loads((folder / "ids.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if meta.get("generation") != generation:
+            return None
+        if not meta["ids"]:
+            return cls([], bm25s.BM25())
+        try:
+            retriever = bm25s.BM25.load(str(folder / "bm25"))
+        except Exception:  # a half-written folder: rebuild instead
+            return None
+        return cls(meta["ids"], retriever)
+
+
+def _as_tokenized(corpus: list[list[str]]):
+    """bm25s wants ids plus a vocabulary; build them from our own tokens."""
+    import bm25s
+
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(tok, len(vocab)) for tok in doc] for doc in corpus]
+    return bm25s.tokenization.Tokenized(ids=ids, vocab=vocab)

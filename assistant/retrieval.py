@@ -1,0 +1,121 @@
+"""Hybrid retrieval (dense + BM25, reciprocal rank fusion, source diversity) as a LangChain retriever."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
+
+RRF_K = 60  # the constant from Cormack et al. (2009); robust across collections
+
+
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank)."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def diversify(
+    candidates: list[LCDocument], k: int, overlap_limit: float = 0.5, share_floor: float = 0.5
+) -> list[LCDocument]:
+    """Pick ``k`` candidates in fused order, with two corrections.
+
+    * Every source whose best candidate scores at least ``share_floor`` of the
+      top score gets a slot, so a broad question hears from each document.
+    * A chunk overlapping an already picked chunk of the same document by more
+      than ``overlap_limit`` of its length is skipped (chunk overlap repeats text).
+    """
+    if not candidates:
+        return []
+    top = candidates[0].metadata["fused_score"] or 1.0
+    picked: list[LCDocument] = []
+
+    def overlaps(doc: LCDocument) -> bool:
+        m = doc.metadata
+        for p in picked:
+            q = p.metadata
+            if q["doc_id"] != m["doc_id"]:
+                continue
+            inter = min(q["end"], m["end"]) - max(q["start"], m["start"])
+            if inter > overlap_limit * max(1, m["end"] - m["start"]):
+                return True
+        return False
+
+    best_per_source: dict[str, LCDocument] = {}
+    for doc in candidates:
+        best_per_source.setdefault(doc.metadata["doc_id"], doc)
+    for doc in best_per_source.values():
+        if doc.metadata["fused_score"] >= share_floor * top and len(picked) < k:
+            picked.append(doc)
+    for doc in candidates:
+        if len(picked) >= k:
+            break
+        if doc in picked or overlaps(doc):
+            continue
+        picked.append(doc)
+    picked.sort(key=lambda d: -d.metadata["fused_score"])
+    return picked
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense (Chroma) + lexical (BM25) retrieval fused by RRF.
+
+    ``mode`` = "dense" or "lexical" turns one side off (for evals and benchmarks).
+    Each returned document's metadata carries ``id``, ``doc_id``, ``title``,
+    ``section``, ``start``, ``end`` and the ``dense_score``, ``lexical_score``
+    and ``fused_score`` that ranked it.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Any
+    embeddings: Any
+    k: int = 6
+    mode: str = "hybrid"
+    fetch_k: int = Field(30, description="Candidates taken from each side before fusion.")
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, k: int | None = None
+    ) -> list[LCDocument]:
+        return self.search(query, k=k or self.k)
+
+    def search(self, query: str, k: int | None = None) -> list[LCDocument]:
+        k = k or self.k
+        fetch = max(self.fetch_k, 2 * k)
+        hits: dict[str, Any] = {}
+        dense_scores: dict[str, float] = {}
+        lexical_scores: dict[str, float] = {}
+        rankings: list[list[str]] = []
+        if self.mode in ("hybrid", "dense"):
+            dense = self.index.dense_search(self.embeddings.embed_query(query), fetch)
+            for hit in dense:
+                hits[hit.id] = hit
+                dense_scores[hit.id] = hit.score
+            rankings.append([h.id for h in dense])
+        if self.mode in ("hybrid", "lexical"):
+            lexical = self.index.lexical_search(query, fetch)
+            lexical_scores = dict(lexical)
+            rankings.append([cid for cid, _ in lexical])
+            missing = [cid for cid, _ in lexical if cid not in hits]
+            hits.update(self.index.get_chunks(missing))
+        fused = reciprocal_rank_fusion(rankings)
+        candidates = []
+        for cid in sorted(fused, key=lambda c: -fused[c]):
+            hit = hits.get(cid)
+            if hit is None:
+                continue
+            meta = dict(hit.metadata)
+            meta.update(
+                id=cid,
+                fused_score=fused[cid],
+                dense_score=dense_scores.get(cid),
+                lexical_score=lexical_scores.get(cid),
+            )
+            candidates.append(LCDocument(page_content=hit.text, metadata=meta, id=cid))
+        return diversify(candidates, k)

@@ -1,0 +1,106 @@
+"""One typed settings object, read from ``ASSISTANT_*`` environment variables.
+
+Modules never read ``os.environ`` themselves: they receive a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+Generator = Literal["llamacpp", "openai", "ollama", "extractive", "fake"]
+RetrievalMode = Literal["hybrid", "dense", "lexical"]
+
+
+class Settings(BaseSettings):
+    """Effective configuration; every field maps to ``ASSISTANT_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", extra="ignore", validate_assignment=True
+    )
+
+    index_dir: Path = Field(Path("indexes"), description="Where the index lives.")
+    llm: Generator = Field("llamacpp", description="Answer generator.")
+    k: int = Field(8, ge=1, le=50, description="Chunks retrieved per question.")
+    chunk_tokens: int = Field(160, ge=16, le=2048, description="Chunk size in tokens.")
+    chunk_overlap: int = Field(32, ge=0, le=1024, description="Chunk overlap in tokens.")
+    retrieval: RetrievalMode = Field("hybrid", description="hybrid, dense or lexical.")
+    chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
+    chroma_token: SecretStr | None = Field(None, description="Chroma server auth token.")
+    collection: str = Field("assistant", description="Chroma collection name.")
+    embedding_model_path: Path | None = Field(
+        None, description="sentence-transformers folder; unset = packaged MiniLM."
+    )
+    llm_model_path: Path | None = Field(
+        None, description="GGUF file for llamacpp; unset = packaged SmolLM2-135M."
+    )
+    llm_max_tokens: int = Field(160, ge=8, le=4096)
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_retries: int = Field(2, ge=0, le=10)
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: SecretStr | None = None
+    ollama_base_url: str = "http://127.0.0.1:11434"
+    ollama_model: str = "smollm2:135m"
+    api_token: SecretStr | None = Field(None, description="Token required on the API/UI.")
+    abstain_threshold: float = Field(
+        0.42, ge=0.0, le=1.0, description="Minimum evidence score to answer."
+    )
+    max_question_chars: int = Field(2000, ge=10)
+    max_file_bytes: int = Field(20_000_000, ge=1)
+    evidence_sentences: int = Field(7, ge=1, le=20)
+    prompts_dir: Path | None = None
+
+    @field_validator("chroma_url", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens "
+                f"({self.chunk_tokens}); lower ASSISTANT_CHUNK_OVERLAP"
+            )
+        return self
+
+    def public_dict(self) -> dict[str, Any]:
+        """Effective values with secrets masked, for ``assistant config``."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "****" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build ``Settings`` from the environment plus overrides, with readable errors.
+
+    Raises:
+        ConfigError: naming the variable, the value and the accepted values.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "settings"
+        var = f"ASSISTANT_{loc.upper()}" if loc != "settings" else "settings"
+        value = err.get("input")
+        parts.append(f"{var}={value!r}: {err['msg']}")
+    return "Invalid setting: " + "; ".join(parts) + ". Fix the value or unset it to use the default."

@@ -1,0 +1,74 @@
+"""The typed results every surface shares: Answer, Citation, Claim, Conflict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Citation:
+    """One numbered source span; ``snippet == document_text[start:end]``."""
+
+    id: int
+    source: str  # document id (file stem)
+    title: str
+    section: str
+    snippet: str
+    start: int
+    end: int
+    score: float
+    date: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Claim:
+    """One sentence of the answer and the verdict on its support."""
+
+    text: str
+    citation_ids: list[int]
+    supported: bool
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Conflict:
+    """Sources that give different values for the same thing."""
+
+    topic: str
+    claims: list[dict[str, Any]]  # [{"text": str, "citation_id": int}]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What ``Assistant.ask`` returns; ``to_dict`` is what ``ask --json`` prints."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    claims: list[Claim] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    follow_ups: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "abstained": self.abstained,
+            "claims": [c.to_dict() for c in self.claims],
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "follow_ups": list(self.follow_ups),
+            "timings": dict(self.timings),
+            "metadata": dict(self.metadata),
+        }

@@ -1,0 +1,47 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+from assistant.errors import ConfigError
+from assistant.settings import load_settings
+
+
+def test_env_values_are_typed(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_K", "5")
+    monkeypatch.setenv("ASSISTANT_LLM", "extractive")
+    s = load_settings()
+    assert s.k == 5 and s.llm == "extractive"
+
+
+@pytest.mark.parametrize(("var", "value"), [("ASSISTANT_K", "many"), ("ASSISTANT_LLM", "gpt9"),
+                                            ("ASSISTANT_CHUNK_OVERLAP", "500")])
+def test_bad_settings_name_the_variable(monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "ASSISTANT_" in str(err.value)
+
+
+def test_config_masks_secrets(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_OPENAI_API_KEY", "sk-secret")
+    out = CliRunner().invoke(main, ["config", "--json"])
+    assert out.exit_code == 0
+    data = json.loads(out.output)
+    assert data["openai_api_key"] == "****" and "sk-secret" not in out.output
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "idx"))
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["ask", "   "])
+    assert result.exit_code == 2 and "empty" in result.output
+
+
+def test_cli_bad_setting_exits_2(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_K", "zero")
+    result = CliRunner().invoke(main, ["config"])
+    assert result.exit_code == 2 and "ASSISTANT_K" in result.output
