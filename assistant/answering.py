@@ -103,7 +103,7 @@ class AnswerChain:
                 yield token
             raw = "".join(raw_parts)
             metadata["llm_raw"] = raw
-            draft = Draft(*build_answer_claims(raw, evidence, self.judge, MAX_LLM_SPANS))
+            draft = Draft(*build_answer_claims(raw, evidence, self.judge, min(MAX_LLM_SPANS, len(evidence)), question))
             metadata.update(draft.metadata)
         timings["generate_s"] = time.perf_counter() - t2
         text, citations, claims = _render(draft, evidence)

@@ -56,12 +56,21 @@ def split_claims(text: str) -> list[str]:
     return claims
 
 
-def word_support(claim: str, span: str) -> float:
-    """Share of the claim's content words found in the span; 0 if a number is missing."""
+def word_support(claim: str, span: str, question: str = "") -> float:
+    """Share of the claim's content words found in the span; 0 if a number is missing.
+
+    Words the claim merely repeats from the question are not evidence of
+    support ("China enforces its export restrictions through <invention>"
+    shares the question's words with every relevant span), so they are left
+    out when the claim has at least two words of its own.
+    """
     claim_numbers = numbers_in(strip_markers(claim))
     if claim_numbers - numbers_in(span):
         return 0.0
     words = set(content_words(strip_markers(claim)))
+    own = words - set(content_words(question))
+    if len(own) >= 2:
+        words = own
     if not words:
         return 0.0
     return len(words & set(content_words(span))) / len(words)
@@ -74,8 +83,8 @@ class SupportJudge:
     embeddings: object | None = None
     threshold: float = SUPPORT_THRESHOLD
 
-    def scores(self, claim: str, spans: list[str]) -> list[float]:
-        words = [word_support(claim, s) for s in spans]
+    def scores(self, claim: str, spans: list[str], question: str = "") -> list[float]:
+        words = [word_support(claim, s, question) for s in spans]
         if self.embeddings is None or not spans:
             return words
         vecs = np.asarray(self.embeddings.embed_documents([strip_markers(claim), *spans]))

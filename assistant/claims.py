@@ -33,7 +33,7 @@ def _is_repeat(words: set[str], kept: list[set[str]], limit: float = 0.8) -> boo
 
 
 def build_answer_claims(
-    raw: str, evidence: list[Span], judge: SupportJudge, n_prompt_spans: int
+    raw: str, evidence: list[Span], judge: SupportJudge, n_prompt_spans: int, question: str = ""
 ) -> tuple[list[ClaimTuple], dict]:
     """Verify, repair and complete a model's answer against the evidence.
 
@@ -48,19 +48,22 @@ def build_answer_claims(
     kept: list[ClaimTuple] = []
     kept_words: list[set[str]] = []
     covered: set[int] = set()
+    question_words = set(content_words(question))
     for claim in split_claims(raw):
         markers = parse_markers(claim)
         cleaned = " ".join(_GARBLED_MARKER.sub("", strip_markers(claim)).split()).strip(" -:")
         words = set(content_words(cleaned))
         if len(words) < 3 or _NON_ANSWER.search(cleaned):
             continue
+        if len(words - question_words) < 2:
+            continue  # only restates the question ("The 2025 quota figures are:")
         stats["llm_claims"] += 1
         if _is_repeat(words, kept_words):
             stats["dropped_repeats"] += 1
             continue
         cited = [m - 1 for m in markers if 1 <= m <= n_prompt_spans]
         stats["invalid_markers"] += sum(1 for m in markers if not 1 <= m <= n_prompt_spans)
-        scores = judge.scores(cleaned, texts)
+        scores = judge.scores(cleaned, texts, question=question)
         supporting = [i for i in cited if scores[i] >= judge.threshold]
         if not supporting:
             best = max(range(len(texts)), key=lambda i: scores[i])
