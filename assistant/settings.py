@@ -8,7 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
@@ -21,7 +28,7 @@ class Settings(BaseSettings):
     """Effective configuration; every field maps to ``ASSISTANT_<NAME>``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ASSISTANT_", extra="ignore", validate_assignment=True
+        env_prefix="ASSISTANT_", extra="ignore", validate_assignment=True, populate_by_name=True
     )
 
     index_dir: Path = Field(Path("indexes"), description="Where the index lives.")
@@ -32,6 +39,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalMode = Field("hybrid", description="hybrid, dense or lexical.")
     chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
     chroma_token: SecretStr | None = Field(None, description="Chroma server auth token.")
+    chroma_timeout_s: float = Field(30.0, gt=0, description="Timeout of each Chroma server call.")
     collection: str = Field("assistant", description="Chroma collection name.")
     embedding_model_path: Path | None = Field(
         None, description="sentence-transformers folder; unset = packaged MiniLM."
@@ -45,7 +53,10 @@ class Settings(BaseSettings):
     llm_retries: int = Field(2, ge=0, le=10)
     openai_base_url: str | None = None
     openai_model: str | None = None
-    openai_api_key: SecretStr | None = None
+    # The usual OPENAI_API_KEY works too, so an existing OpenAI setup needs no new variable.
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ASSISTANT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
     ollama_base_url: str = "http://127.0.0.1:11434"
     ollama_model: str = "smollm2:135m"
     api_token: SecretStr | None = Field(None, description="Token required on the API/UI.")
