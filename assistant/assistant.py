@@ -40,7 +40,11 @@ class Assistant:
         **overrides: Any,
     ) -> None:
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self.embeddings = embeddings or MiniLMEmbeddings(self.settings.embedding_model_path)
+        self.embeddings = embeddings or MiniLMEmbeddings(
+            self.settings.embedding_model_path,
+            backend=self.settings.embedding_backend,
+            onnx_cache_dir=self.settings.onnx_cache_dir,
+        )
         self._chat_model = chat_model
         self._chat_model_loaded = chat_model is not None
         self.index = Index(self.settings, self.embeddings, client=chroma_client)

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = Field(
         None, description="sentence-transformers folder; unset = packaged MiniLM."
     )
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="Encoder runtime: torch (sentence-transformers) or ONNX Runtime "
+        "(exported locally from the same weights on first use; see bench/reports).",
+    )
+    onnx_cache_dir: Path | None = Field(
+        None, description="Where the local ONNX export is kept; unset = ~/.cache/assistant/onnx."
+    )
     llm_model_path: Path | None = Field(
         None, description="GGUF file for llamacpp; unset = packaged SmolLM2-135M."
     )
