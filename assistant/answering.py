@@ -2,9 +2,9 @@
 
 Two generators share everything but the writing step: ``extractive`` quotes
 the best-supported source sentences; an LLM writes from a few numbered spans
-and every sentence it writes is checked against those spans (see
-``claims.py``). What the LLM gets wrong is dropped, and what it leaves out is
-completed from the evidence, so the LLM path can only add to the extractive one.
+and every sentence it writes is checked against those spans (``claims.py``).
+What the LLM gets wrong is dropped, and what it leaves out is completed from
+the evidence, so the LLM path can only add to the extractive one.
 """
 
 from __future__ import annotations
@@ -12,27 +12,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-from .claims import build_answer_claims, extractive_claims
+from .abstention import Abstention, check_coverage
+from .claims import ClaimTuple, build_answer_claims, extractive_claims
+from .conflicts import find_conflicts
 from .errors import BackendError, InputError
-from .evidence import Span, select_evidence
+from .evidence import Span, choose_spans, rank_spans
 from .followups import suggest_follow_ups
 from .prompts import render_prompt
 from .questions import condense_question, wants_latest
+from .safety import strip_injection
 from .settings import Settings
-from .types import Answer, Citation
+from .types import Answer, Citation, Claim, Conflict
 
-ABSTAIN_TEXT = "The documents do not cover this, so I can't answer it from them."
 MAX_LLM_SPANS = 4
-
-
-@dataclass
-class Draft:
-    """Claims as (sentence, [span indexes]) before citations are numbered."""
-
-    claims: list[tuple[str, list[int], bool, float]] = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -67,56 +60,113 @@ class AnswerChain:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
-        query = condense_question(question, history or [])
-        chunks = self.retriever.search(query, k=k or self.settings.k)
-        timings["retrieve_s"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        evidence = select_evidence(query, chunks, self.embeddings, self.settings.evidence_sentences)
-        timings["evidence_s"] = time.perf_counter() - t1
-        documents = self.index.manifest().documents
-        for span in evidence:
-            entry = documents.get(span.doc_id)
-            span.date = entry.metadata.get("newest_date") if entry else None
+        asked, injected = strip_injection(question)
+        query = condense_question(asked, history or []) if asked else ""
         metadata: dict = {
             "generator": self.settings.llm if self.chat_model is not None else "extractive",
             "query": query,
-            "retrieved": [c.metadata["id"] for c in chunks],
-            "best_evidence_score": round(evidence[0].score, 4) if evidence else 0.0,
         }
-        if not evidence or evidence[0].score < self.settings.abstain_threshold:
-            answer = Answer(text=ABSTAIN_TEXT, abstained=True, metadata=metadata)
-            yield from _word_stream(answer.text, timings, t0)
-            timings["total_s"] = time.perf_counter() - t0
-            answer.timings = _rounded(timings)
-            yield answer
+        if injected:
+            metadata["instruction_ignored"] = True
+        chunks = self.retriever.search(query, k=k or self.settings.k) if query else []
+        timings["retrieve_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        spans, matrix = rank_spans(query, chunks, self.embeddings) if chunks else ([], None)
+        evidence = choose_spans(query, spans, matrix, self.settings.evidence_sentences) if spans else []
+        self._attach_dates(spans)
+        timings["evidence_s"] = time.perf_counter() - t1
+        metadata["retrieved"] = [c.metadata["id"] for c in chunks]
+        metadata["best_evidence_score"] = round(evidence[0].score, 4) if evidence else 0.0
+        verdict = check_coverage(asked, chunks, evidence, self.settings.abstain_threshold)
+        if verdict.abstain:
+            yield from self._abstain(verdict, evidence, metadata, timings, t0)
             return
+        if verdict.not_covered:
+            metadata["not_covered"] = verdict.not_covered
         t2 = time.perf_counter()
         if self.chat_model is None:
-            draft = Draft(extractive_claims(evidence))
-            yield from _word_stream(_render(draft, evidence)[0], timings, t0)
+            claims = extractive_claims(evidence)
+            yield from _word_stream(_render(claims, evidence)[0], timings, t0)
         else:
             raw_parts: list[str] = []
-            for token in self._generate(question, evidence[:MAX_LLM_SPANS]):
-                if "first_token_s" not in timings:
-                    timings["first_token_s"] = time.perf_counter() - t0
+            for token in self._generate(asked, evidence[:MAX_LLM_SPANS]):
+                timings.setdefault("first_token_s", time.perf_counter() - t0)
                 raw_parts.append(token)
                 yield token
-            raw = "".join(raw_parts)
-            metadata["llm_raw"] = raw
-            draft = Draft(*build_answer_claims(raw, evidence, self.judge, min(MAX_LLM_SPANS, len(evidence)), question))
-            metadata.update(draft.metadata)
+            metadata["llm_raw"] = "".join(raw_parts)
+            claims, repair = build_answer_claims(
+                metadata["llm_raw"], evidence, self.judge, min(MAX_LLM_SPANS, len(evidence)), asked
+            )
+            metadata.update(repair)
         timings["generate_s"] = time.perf_counter() - t2
-        text, citations, claims = _render(draft, evidence)
-        if wants_latest(question):
-            newest = max((c.date for c in citations if c.date), default=None)
-            if newest:
-                text = f"As of {newest} (the newest source date): {text}"
-                metadata["as_of"] = newest
-        answer = Answer(text=text, citations=citations, claims=claims, metadata=metadata)
-        answer.follow_ups = suggest_follow_ups(question, self.index, chunks, citations)
+        conflicts = self._conflicts(spans, evidence, claims)
+        text, citations, answer_claims = _render(claims, evidence)
+        if verdict.not_covered:
+            text += f" The documents do not mention {_join(verdict.not_covered)}."
+        if wants_latest(asked):
+            as_of = self._newest_date(citations)
+            if as_of:
+                text = f"As of {as_of} (the newest source date): {text}"
+                metadata["as_of"] = as_of
+        answer = Answer(text=text, citations=citations, claims=answer_claims, metadata=metadata)
+        answer.conflicts = [
+            Conflict(topic, [{"text": evidence[a].text, "citation_id": _cid(citations, evidence[a])},
+                             {"text": evidence[b].text, "citation_id": _cid(citations, evidence[b])}])
+            for topic, a, b in conflicts
+        ]
+        answer.follow_ups = suggest_follow_ups(asked, self.index, chunks, citations)
         timings["total_s"] = time.perf_counter() - t0
         answer.timings = _rounded(timings)
         yield answer
+
+    # ----- steps ---------------------------------------------------------------
+    def _abstain(self, verdict: Abstention, evidence: list[Span], metadata: dict, timings: dict, t0: float):
+        metadata["abstain_reason"] = verdict.reason
+        claims: list[ClaimTuple] = []
+        if verdict.context_span is not None:
+            claims = [(evidence[verdict.context_span].text.strip(), [verdict.context_span], True, 1.0)]
+        context, citations, answer_claims = _render(claims, evidence)
+        text = verdict.message + (f" The closest the documents come: {context}" if context else "")
+        yield from _word_stream(text, timings, t0)
+        timings["total_s"] = time.perf_counter() - t0
+        yield Answer(text=text, citations=citations, claims=answer_claims, abstained=True,
+                     metadata=metadata, timings=_rounded(timings))
+
+    def _attach_dates(self, spans: list[Span]) -> None:
+        documents = self.index.manifest().documents
+        for span in spans:
+            entry = documents.get(span.doc_id)
+            span.date = entry.metadata.get("newest_date") if entry else None
+
+    def _newest_date(self, citations: list[Citation]) -> str | None:
+        """The newest date written in a cited source, as the source wrote it."""
+        documents = self.index.manifest().documents
+        dates = [d for c in citations for d in documents[c.source].metadata.get("dates", [])
+                 if c.source in documents]
+        return max(dates, key=lambda d: d["iso"])["text"] if dates else None
+
+    def _conflicts(self, spans: list[Span], evidence: list[Span], claims: list[ClaimTuple]) -> list:
+        """Add a sentence citing both sides of each disagreement among relevant spans."""
+        # Any retrieved sentence may disagree with the evidence: the shared
+        # name and kind of amount already tie it to what the answer says.
+        if not evidence:
+            return []
+        out = []
+        for found in find_conflicts(spans):
+            if found.first not in evidence and found.second not in evidence:
+                continue
+            ids = []
+            for span in (found.first, found.second):
+                if span not in evidence:
+                    evidence.append(span)
+                ids.append(evidence.index(span))
+            claims.append((
+                f"The sources differ on {found.topic}: {found.first.title} says “{found.first_amount}”, "
+                f"while {found.second.title} says “{found.second_amount}”",
+                ids, True, 1.0,
+            ))
+            out.append((found.topic, ids[0], ids[1]))
+        return out
 
     def _generate(self, question: str, spans: list[Span]) -> Iterator[str]:
         from langchain_core.messages import HumanMessage, SystemMessage
@@ -141,39 +191,46 @@ class AnswerChain:
             ) from None
 
 
-def _render(draft: Draft, evidence: list[Span]) -> tuple[str, list[Citation], list]:
+def _render(claims: list[ClaimTuple], evidence: list[Span]) -> tuple[str, list[Citation], list[Claim]]:
     """Number citations in order of first use and write the answer text."""
-    from .types import Claim
-
     numbering: dict[int, int] = {}
     citations: list[Citation] = []
     sentences: list[str] = []
-    claims: list[Claim] = []
-    for sentence, span_ids, supported, score in draft.claims:
+    out: list[Claim] = []
+    for sentence, span_ids, supported, score in claims:
         ids = []
         for sid in span_ids:
             if sid not in numbering:
                 numbering[sid] = len(numbering) + 1
                 span = evidence[sid]
-                citations.append(
-                    Citation(
-                        id=numbering[sid], source=span.doc_id, title=span.title, section=span.section,
-                        snippet=span.text, start=span.start, end=span.end, score=round(span.score, 4),
-                        date=span.date,
-                    )
-                )
+                citations.append(Citation(
+                    id=numbering[sid], source=span.doc_id, title=span.title, section=span.section,
+                    snippet=span.text, start=span.start, end=span.end, score=round(span.score, 4),
+                    date=span.date,
+                ))
             ids.append(numbering[sid])
-        marker = "".join(f" [{n}]" for n in ids)
-        body = sentence if sentence.rstrip()[-1:] in ".!?)\"'”’" else sentence.rstrip() + "."
-        sentences.append(body + marker)
-        claims.append(Claim(text=sentence, citation_ids=ids, supported=supported, score=round(score, 4)))
-    return " ".join(sentences), citations, claims
+        body = sentence.rstrip()
+        if body[-1:] in ".!?":
+            body, stop = body[:-1], body[-1]
+        else:
+            stop = "."
+        # Markers go before the full stop so a sentence splitter keeps them together.
+        sentences.append(body + "".join(f" [{n}]" for n in ids) + stop)
+        out.append(Claim(text=sentence, citation_ids=ids, supported=supported, score=round(score, 4)))
+    return " ".join(sentences), citations, out
+
+
+def _cid(citations: list[Citation], span: Span) -> int:
+    return next(c.id for c in citations if c.source == span.doc_id and c.start == span.start)
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _word_stream(text: str, timings: dict, t0: float) -> Iterator[str]:
     timings.setdefault("first_token_s", time.perf_counter() - t0)
-    for word in re.findall(r"\S+\s*", text):
-        yield word
+    yield from re.findall(r"\S+\s*", text)
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
+from .coverage import question_entities
+from .safety import is_instruction
 from .textutils import content_words, sentence_spans
 
 # Relevance = cosine similarity, nudged up when the sentence shares the
@@ -23,6 +25,8 @@ SENTENCE_WEIGHT = 0.55
 CHUNK_WEIGHT = 0.2
 LEXICAL_WEIGHT = 0.25
 MMR_LAMBDA = 0.75
+ENTITY_BONUS = 0.08  # the question names Japan: sentences naming Japan come first
+CONTINUATION_FACTOR = 0.85
 BROAD_MARGIN = 0.25
 NARROW_MARGIN = 0.12
 NARROW_MAX_SPANS = 3
@@ -58,6 +62,8 @@ class Span:
     cosine: float = 0.0
     overlap: float = 0.0
     chunk_score: float = 0.0
+    previous: int | None = None  # index of the sentence before it in the same paragraph
+    base_score: float = 0.0  # before the name and continuation boosts
     date: str | None = None
 
 
@@ -68,16 +74,22 @@ def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:
     for chunk in chunks:
         meta = chunk.metadata
         base = int(meta["start"])
+        prev_end: int | None = None
         for s, e in sentence_spans(chunk.page_content):
             text = chunk.page_content[s:e]
+            same_paragraph = prev_end is not None and "\n" not in chunk.page_content[prev_end:s]
+            prev_index = len(spans) - 1 if same_paragraph and spans else None
+            prev_end = e
             key = (meta["doc_id"], base + s, base + e)
             if key in seen or not is_statement(text):
+                prev_end = None if not is_statement(text) else prev_end
                 continue
             seen.add(key)
             spans.append(
                 Span(
                     meta["doc_id"], meta.get("title", ""), meta.get("section", ""), base + s, base + e,
                     text, meta["id"], chunk_score=float(meta.get("dense_score") or 0.0),
+                    previous=prev_index,
                 )
             )
     return spans
@@ -92,8 +104,14 @@ _META = re.compile(
 
 
 def is_statement(text: str) -> bool:
-    """Questions ("Go deeper" bullets, FAQ titles), teasers and fragments are not evidence."""
-    return not text.rstrip().endswith("?") and len(text.split()) >= 4 and not _META.search(text)
+    """Questions ("Go deeper" bullets, FAQ titles), teasers, fragments and
+    instructions aimed at the assistant (prompt injection) are not evidence."""
+    return (
+        not text.rstrip().endswith("?")
+        and len(text.split()) >= 4
+        and not _META.search(text)
+        and not is_instruction(text)
+    )
 
 
 def question_overlap(question_words: set[str], text: str) -> float:
@@ -110,6 +128,7 @@ def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
     m = np.asarray(embeddings.embed_documents([s.text for s in spans]))
     cosines = m @ q
     q_words = set(content_words(question))
+    names = [set(content_words(n)) for n in question_entities(question)]
     for span, cos in zip(spans, cosines, strict=True):
         span.cosine = float(cos)
         span.overlap = question_overlap(q_words, span.text)
@@ -118,13 +137,32 @@ def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
             + CHUNK_WEIGHT * max(span.chunk_score, span.cosine)
             + LEXICAL_WEIGHT * span.overlap
         )
+        span.base_score = span.score
+        if names:
+            words = set(content_words(span.text))
+            if any(n and n <= words for n in names):
+                span.score += ENTITY_BONUS
+    # A sentence continuing a relevant one in the same paragraph is usually
+    # about the same thing ("China intensified enforcement ... The Ministry
+    # revealed efforts to disrupt smuggling"), even when it shares no words
+    # with the question. Boost from the original scores only, one step.
+    original = [s.score for s in spans]
+    for span in spans:
+        if span.previous is not None:
+            span.score = max(span.score, CONTINUATION_FACTOR * original[span.previous])
     return m
 
 
-def select_evidence(
+def rank_spans(question: str, chunks: list[LCDocument], embeddings) -> tuple[list[Span], np.ndarray]:
+    """Every usable sentence of the retrieved chunks, scored against the question."""
+    spans = spans_from_chunks(chunks)
+    return spans, score_spans(question, spans, embeddings)
+
+
+def choose_spans(
     question: str,
-    chunks: list[LCDocument],
-    embeddings,
+    spans: list[Span],
+    matrix: np.ndarray,
     n: int,
     margin: float | None = None,
 ) -> list[Span]:
@@ -135,16 +173,16 @@ def select_evidence(
     questions ("how", "why", "what steps") get a wider margin than narrow
     ones ("how much", "when", "who"), whose answer is usually one sentence.
     """
+    if not spans:
+        return []
     broad = is_broad_question(question)
     if margin is None:
         margin = BROAD_MARGIN if broad else NARROW_MARGIN
     if not broad:
         n = min(n, NARROW_MAX_SPANS)
-    spans = spans_from_chunks(chunks)
-    if not spans:
-        return []
-    matrix = score_spans(question, spans, embeddings)
-    best = max(s.score for s in spans)
+    # The margin is measured from the best unboosted score, so a boosted
+    # sentence cannot push every other relevant sentence out of the answer.
+    best = max(s.base_score or s.score for s in spans)
     order = sorted(range(len(spans)), key=lambda i: -spans[i].score)
     chosen: list[int] = []
     while order and len(chosen) < n:
@@ -160,3 +198,9 @@ def select_evidence(
             continue  # a near-duplicate sentence from the other document
         chosen.append(i)
     return [spans[i] for i in chosen]
+
+
+def select_evidence(question: str, chunks: list[LCDocument], embeddings, n: int) -> list[Span]:
+    """Rank the chunks' sentences and choose the evidence in one call."""
+    spans, matrix = rank_spans(question, chunks, embeddings)
+    return choose_spans(question, spans, matrix, n)

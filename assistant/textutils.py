@@ -60,13 +60,7 @@ def _append_trimmed(text: str, spans: list[tuple[int, int]], s: int, e: int) -> 
 
 
 _STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been being
-    it its this that these those there their they them he she his her we our you your i me my
-    what which who whom whose when where why how do does did done has have had having not no
-    so than then too very can could should would will shall may might must also into about over
-    under after before between through during such any some more most other only own same just
-    s t don now up down out off again further once here all both each few many much whether
-    tell explain describe give me please doing taking""".split()
+    ["a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "there", "their", "they", "them", "he", "she", "his", "her", "we", "our", "you", "your", "i", "me", "my", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "done", "has", "have", "had", "having", "not", "no", "so", "than", "then", "too", "very", "can", "could", "should", "would", "will", "shall", "may", "might", "must", "also", "into", "about", "over", "under", "after", "before", "between", "through", "during", "such", "any", "some", "more", "most", "other", "only", "own", "same", "just", "s", "t", "don", "now", "up", "down", "out", "off", "again", "further", "once", "here", "all", "both", "each", "few", "many", "much", "whether", "tell", "explain", "describe", "give", "me", "please", "doing", "taking"]
 )
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 
