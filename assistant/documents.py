@@ -1,4 +1,4 @@
-"""Load ``.txt``/``.md`` files and parse the structure of news-style pages.
+"""Load ``.txt``/``.md`` files (and PDF/HTML/DOCX via ``formats``) and parse news-style structure.
 
 The parser never rewrites text: every block is a ``(start, end)`` span of the
 original file, so citations can point at exact byte-for-byte source text.
@@ -14,8 +14,10 @@ from pathlib import Path
 
 from .dates import find_dates
 from .errors import InputError
+from .formats import FORMAT_SUFFIXES, extract
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + FORMAT_SUFFIXES
 
 # Section headings these explainer/news pages use. Matching is on a
 # normalised form (lower case, straight apostrophes, no trailing "?:").
@@ -290,20 +292,50 @@ def load_documents(
     docs: list[Document] = []
     seen_ids: dict[str, Path] = {}
     for path in files:
+        doc_id = document_id_for(path)
         try:
-            text = read_text_file(path, max_bytes)
+            doc = read_document(path, doc_id, max_bytes)
         except InputError as exc:
             errors.append((str(path), str(exc)))
             continue
         except OSError as exc:
             errors.append((str(path), f"cannot read: {exc.strerror or exc}"))
             continue
-        doc_id = document_id_for(path)
         if doc_id in seen_ids:
             errors.append(
                 (str(path), f"duplicate document id {doc_id!r} (also {seen_ids[doc_id]}); rename one file")
             )
             continue
         seen_ids[doc_id] = path
-        docs.append(parse_document(text, doc_id, str(path)))
+        docs.append(doc)
     return docs, errors
+
+
+def read_document(path: Path, doc_id: str, max_bytes: int = 20_000_000) -> Document:
+    """Parse one file: text files as they are, PDF/HTML/DOCX through ``formats``.
+
+    For an extracted format, ``Document.text`` is the extracted text (offsets
+    and the saved copy refer to it) and the extractor's metadata (PDF page
+    spans, HTML title and publication date) is merged into ``metadata``.
+
+    Raises:
+        InputError: the file is refused, with a message naming it.
+    """
+    if path.suffix.lower() not in FORMAT_SUFFIXES:
+        return parse_document(read_text_file(path, max_bytes), doc_id, str(path))
+    try:
+        extracted = extract(path, max_bytes)
+    except (InputError, OSError):
+        raise
+    except Exception as exc:  # a parser library failing on a malformed file
+        raise InputError(
+            f"{path}: could not extract text ({type(exc).__name__}: {exc}); the file may be damaged."
+        ) from None
+    doc = parse_document(extracted.text, doc_id, str(path))
+    if extracted.title:
+        doc.title = extracted.title
+    doc.metadata.update(extracted.metadata)
+    published = extracted.metadata.get("published")
+    if published and published > (doc.metadata.get("newest_date") or ""):
+        doc.metadata["newest_date"] = published
+    return doc
