@@ -1,0 +1,206 @@
+"""What the chat and the HTTP API share: serialised answering and document uploads.
+
+Both surfaces call the same ``Assistant``; this module only adds what a
+server needs on top of it: one question at a time through the (not
+thread-safe) local model, a per-question generator choice, and saving
+uploaded files safely before ingesting them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+import threading
+import unicodedata
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from .answering import validate_question
+from .assistant import Assistant
+from .documents import read_text_file
+from .errors import AssistantError, BackendError, InputError
+from .types import Answer
+
+#: Generators a user may pick per question in the chat or the API.
+GENERATORS = ("llamacpp", "extractive")
+UPLOAD_SUFFIXES = (".txt", ".md")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def plain_history(history: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """Keep only well-formed ``{"role", "content"}`` turns (what the core condenses)."""
+    out: list[dict[str, str]] = []
+    for turn in history or []:
+        if isinstance(turn, dict) and turn.get("role") in ("user", "assistant"):
+            content = turn.get("content")
+            if isinstance(content, str) and content.strip():
+                out.append({"role": turn["role"], "content": content})
+    return out
+
+
+class AnswerService:
+    """Answers one question at a time; a caller that waits too long gets a 503, not a hang."""
+
+    def __init__(self, assistant: Assistant, busy_timeout_s: float = 90.0) -> None:
+        self.assistant = assistant
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()
+
+    def check_question(self, question: object) -> str:
+        return validate_question(question, self.assistant.settings.max_question_chars)
+
+    def stream(
+        self,
+        question: str,
+        k: int | None = None,
+        history: list[dict[str, Any]] | None = None,
+        generator: str | None = None,
+    ) -> Generator[str | Answer, None, None]:
+        """Tokens, then the final ``Answer``; holds the answering lock while it runs."""
+        self.check_question(question)
+        if generator is not None and generator not in GENERATORS:
+            raise InputError(f"generator must be one of {', '.join(GENERATORS)}, got {generator!r}.")
+        if not self._lock.acquire(timeout=self.busy_timeout_s):
+            raise BackendError(
+                f"The assistant is busy answering another question (waited {self.busy_timeout_s:.0f}s); retry shortly."
+            )
+        try:
+            yield from self._events(question, k, plain_history(history), generator)
+        finally:
+            self._lock.release()
+
+    def ask(self, question: str, k: int | None = None, history: list | None = None, generator: str | None = None) -> Answer:
+        final = None
+        for event in self.stream(question, k=k, history=history, generator=generator):
+            if isinstance(event, Answer):
+                final = event
+        if final is None:  # pragma: no cover - the core always ends with an Answer
+            raise BackendError("The answering chain ended without an answer; see the server log.")
+        return final
+
+    def _events(self, question: str, k: int | None, history: list, generator: str | None) -> Iterator[str | Answer]:
+        assistant = self.assistant
+        if not generator or generator == assistant.settings.llm:
+            yield from assistant.stream(question, k=k, history=history)
+            return
+        if "generator" in inspect.signature(assistant.stream).parameters:
+            yield from assistant.stream(question, k=k, history=history, generator=generator)  # type: ignore[call-arg]
+            return
+        # The core has no public per-question generator yet; its chain factory takes one.
+        assistant._require_index()
+        yield from assistant._chain(generator).stream(question, k=k, history=history)
+
+
+# ----- uploads ----------------------------------------------------------------------
+def sanitise_filename(name: str) -> str:
+    """A safe file name from a user-supplied one: no folders, no dots in front, ASCII only.
+
+    ``../../etc/passwd.txt`` becomes ``passwd.txt``; ``C:\\x\\<b>.md`` becomes ``b_.md``.
+    """
+    base = PureWindowsPath(PurePosixPath(str(name)).name).name
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    base = _UNSAFE.sub("_", base).strip("._-")
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = stem.strip("._-")[:100] or "upload"
+    return f"{stem}.{suffix.lower()}" if suffix else stem
+
+
+@dataclass
+class UploadReport:
+    """What happened to each uploaded file; ``refused`` items carry the reason."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Progress = Callable[[float, str], None]
+
+
+def ingest_uploads(
+    assistant: Assistant, files: list[tuple[str, Path]], progress: Progress | None = None
+) -> UploadReport:
+    """Check, save under ``<index_dir>/uploads`` and ingest uploaded files.
+
+    Args:
+        files: ``(original name, temporary path)`` pairs.
+        progress: called with (fraction done, description).
+    """
+    settings = assistant.settings
+    folder = (Path(settings.index_dir) / "uploads").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    report = UploadReport()
+    known = {d["id"]: d.get("path") or "" for d in assistant.documents()}
+    accepted: list[Path] = []
+    for i, (original, tmp) in enumerate(files):
+        if progress:
+            progress(0.1 * i / max(1, len(files)), f"Checking {original}")
+        display = PureWindowsPath(PurePosixPath(str(original)).name).name or "(no name)"
+        safe = sanitise_filename(original)
+        suffix = Path(safe).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            report.refused.append(
+                {"file": display, "reason": f"unsupported file type {suffix or '(none)'!r}; upload .txt or .md files"}
+            )
+            continue
+        try:
+            size = Path(tmp).stat().st_size
+            if size > settings.max_file_bytes:
+                raise InputError(
+                    f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit; split the file"
+                )
+            read_text_file(Path(tmp), settings.max_file_bytes)
+        except InputError as exc:
+            reason = str(exc).split(": ", 1)[-1] if str(exc).startswith(str(tmp)) else str(exc)
+            report.refused.append({"file": display, "reason": reason})
+            continue
+        except OSError as exc:
+            report.refused.append({"file": display, "reason": f"cannot read the upload: {exc.strerror or exc}"})
+            continue
+        target = folder / safe
+        doc_id = target.stem
+        existing = known.get(doc_id)
+        if existing and Path(existing).resolve() != target:
+            report.refused.append(
+                {"file": display, "reason": f"a document with id {doc_id!r} is already indexed from another file; rename the upload"}
+            )
+            continue
+        if target in accepted:
+            report.refused.append({"file": display, "reason": f"uploaded twice as {safe}; keep one"})
+            continue
+        shutil.copyfile(tmp, target)
+        accepted.append(target)
+        report.saved.append(safe)
+    if not accepted:
+        return report
+
+    def on_progress(done: int, total: int, doc_id: str) -> None:
+        if progress:
+            progress(0.1 + 0.9 * done / max(1, total), f"Embedding {doc_id}")
+
+    if progress:
+        progress(0.1, "Embedding")
+    try:
+        result = assistant.ingest(accepted, progress=on_progress)
+    except AssistantError:
+        for path in accepted:
+            path.unlink(missing_ok=True)
+        raise
+    report.added, report.updated, report.unchanged = result.added, result.updated, result.skipped
+    for err in result.errors:
+        name = Path(err["path"]).name
+        report.refused.append({"file": name, "reason": err["reason"]})
+        (folder / name).unlink(missing_ok=True)
+    if progress:
+        progress(1.0, "Done")
+    return report
