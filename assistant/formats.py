@@ -84,7 +84,7 @@ def extract_pdf(path: Path) -> Extracted:
     """Text of every page with its page span; refuses encrypted, damaged and image-only PDFs."""
     import logging
 
-    from pypdf import PdfReader
+    from pypdf import PasswordType, PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about odd PDFs are noise here
@@ -98,10 +98,10 @@ def extract_pdf(path: Path) -> Extracted:
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")  # owner-password-only PDFs open with an empty password
+            try:  # owner-password-only PDFs open with an empty user password
+                opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
             except Exception:
-                opened = 0
+                opened = False
             if not opened:
                 raise InputError(
                     f"{path}: the PDF is encrypted with a password; save an unencrypted copy "
