@@ -153,5 +153,75 @@ def documents() -> None:
         click.echo(f"{doc['id']}\t{doc['chunks']} chunks\t{doc['title']}")
 
 
+@main.command("eval")
+@click.option("--gold", default="eval/gold.jsonl", show_default=True, help="Gold JSONL file.")
+@click.option("--corpus", multiple=True, default=("seeds",), show_default=True,
+              help="Folder or file to index for the eval (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results JSON on stdout.")
+@click.option("--out", default="eval/reports/latest", show_default=True,
+              help="Report folder (report.md, results.json, PNG plots); replaced atomically.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Setting override for every configuration, e.g. --set llm=extractive.")
+@click.option("--compare", multiple=True, metavar="NAME=KEY=VALUE[,KEY=VALUE]",
+              help="Extra configuration to run side by side, e.g. --compare dense=retrieval=dense.")
+@click.option("--labels", default="eval/judge_labels.jsonl", show_default=True,
+              help="Hand-labelled judge pairs ('' to skip).")
+@click.option("--check", "thresholds", default=None, metavar="TOML",
+              help="Exit 1 when the first configuration misses a bound in this thresholds file.")
+@click.option("--cache-dir", default=None, help="Where per-configuration indexes live (default: next to the gold file).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N gold items.")
+@_handle_errors
+def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, cache_dir, limit) -> None:
+    """Score answers against a gold file; write a report with plots."""
+    from pathlib import Path
+
+    from .errors import InputError
+    from .eval_report import write_report
+    from .evaluation import (
+        EvalConfig,
+        check_thresholds,
+        load_gold,
+        load_thresholds,
+        parse_compare,
+        parse_overrides,
+        run_eval,
+    )
+
+    items = load_gold(gold)  # validate before any work
+    bounds = load_thresholds(thresholds) if thresholds else None
+    base = parse_overrides(sets)
+    configs = [EvalConfig("default", base)]
+    for spec in compare:
+        extra = parse_compare(spec)
+        configs.append(EvalConfig(extra.name, {**base, **extra.overrides}))
+    label_path = labels if labels and Path(labels).is_file() else None
+    if labels and not label_path and labels != "eval/judge_labels.jsonl":
+        raise InputError(f"Judge labels file {labels!r} does not exist; pass --labels '' to skip.")
+    result = run_eval(
+        items, configs, corpus=list(corpus), labels=label_path, limit=limit,
+        cache_dir=cache_dir or Path(gold).parent / ".cache",
+        progress=lambda msg: click.echo(msg, err=True),
+    )
+    result["gold"]["path"] = gold
+    failures = check_thresholds(result["metrics"], bounds) if bounds else []
+    result["threshold_failures"] = failures
+    path = write_report(result, out)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        from .eval_report import metrics_table
+
+        click.echo(metrics_table(result["runs"]))
+        agreement = result.get("judge_agreement")
+        if agreement:
+            click.echo(f"\njudge vs {agreement['n']} hand labels: accuracy {agreement['accuracy']:.3f}, "
+                       f"kappa {agreement['kappa']:.3f}")
+        click.echo(f"\nreport: {path / 'report.md'}")
+    for failure in failures:
+        click.echo(f"threshold failed: {failure}", err=True)
+    if failures:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()
