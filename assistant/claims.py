@@ -16,8 +16,11 @@ from .textutils import content_words
 
 ClaimTuple = tuple[str, list[int], bool, float]
 
+# Refusals and talk about the sources themselves ("The citations highlight ...")
+# are not claims about the world; the model writes them when it has nothing to say.
 _NON_ANSWER = re.compile(
-    r"(do(es)? not (say|mention|provide|cover)|don't know|no information|not (mentioned|provided)|cannot answer)",
+    r"(do(es)? not (say|mention|provide|cover)|don't know|no information|not (mentioned|provided)|cannot answer"
+    r"|\b(the |these )?(citations?|sources?|quotes?) (above |provided )?(highlight|show|say|mention|provide|indicate|suggest)s?\b)",
     re.IGNORECASE,
 )
 _GARBLED_MARKER = re.compile(r"\[?\(?\b(?:source|sources|src)\s*\d+\)?\]?:?", re.IGNORECASE)
