@@ -46,7 +46,7 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_handle_errors
 def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
-    """Index files and folders (.txt, .md); unchanged documents are skipped."""
+    """Index files and folders (.txt, .md, .pdf, .html, .docx); unchanged documents are skipped."""
     assistant = _assistant()
     bar = None
     progress = None
@@ -221,6 +221,15 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
         click.echo(f"threshold failed: {failure}", err=True)
     if failures:
         sys.exit(1)
+
+
+@main.command()
+@_handle_errors
+def mcp() -> None:
+    """Serve the documents to MCP clients over stdio (tools: ask, search)."""
+    from .mcp_server import run_stdio
+
+    run_stdio()
 
 
 if __name__ == "__main__":

@@ -66,6 +66,12 @@ def page_for_offset(metadata: dict[str, Any] | None, offset: int) -> int | None:
     return int(page_no)
 
 
+def page_in_manifest(manifest: Any, doc_id: str, offset: int) -> int | None:
+    """``page_for_offset`` for an indexed document, looked up in the index manifest."""
+    entry = manifest.documents.get(doc_id) if manifest is not None else None
+    return page_for_offset(entry.metadata if entry is not None else None, offset)
+
+
 def _check_size(path: Path, max_bytes: int) -> None:
     size = path.stat().st_size
     if size == 0:

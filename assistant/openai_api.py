@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import AssistantError
+from .formats import page_in_manifest
 from .types import Answer, Citation
 
 MODEL_ID = "assistant"
@@ -112,7 +113,15 @@ class _RequestError(Exception):
     pass
 
 
-def format_sources(citations: list[Citation]) -> str:
+def _pages(assistant: Any, citations: list[Citation]) -> dict[int, int | None]:
+    """Citation id -> PDF page (None for other formats), from the offsets and the manifest."""
+    manifest = assistant.index.manifest()
+    return {
+        c.id: getattr(c, "page", None) or page_in_manifest(manifest, c.source, c.start) for c in citations
+    }
+
+
+def format_sources(citations: list[Citation], pages: dict[int, int | None] | None = None) -> str:
     """The plain-text sources list appended to the message: one line per citation."""
     if not citations:
         return ""
@@ -121,7 +130,7 @@ def format_sources(citations: list[Citation]) -> str:
         where = c.title or c.source
         if c.section:
             where += f" — {c.section}"
-        page = getattr(c, "page", None)
+        page = (pages or {}).get(c.id) or getattr(c, "page", None)
         if page:
             where += f", p. {page}"
         snippet = c.snippet if len(c.snippet) <= 200 else c.snippet[:197].rstrip() + "…"
@@ -129,15 +138,15 @@ def format_sources(citations: list[Citation]) -> str:
     return "\n".join(lines)
 
 
-def message_text(answer: Answer) -> str:
+def message_text(answer: Answer, pages: dict[int, int | None] | None = None) -> str:
     """The answer as a chat message: the cited text, then the sources list."""
-    sources = format_sources(answer.citations)
+    sources = format_sources(answer.citations, pages)
     return f"{answer.text}\n\n{sources}" if sources else answer.text
 
 
-def _extra_fields(answer: Answer) -> dict[str, Any]:
+def _extra_fields(answer: Answer, pages: dict[int, int | None]) -> dict[str, Any]:
     return {
-        "citations": [c.to_dict() for c in answer.citations],
+        "citations": [{**c.to_dict(), "page": pages.get(c.id)} for c in answer.citations],
         "abstained": answer.abstained,
         "follow_ups": list(answer.follow_ups),
     }
@@ -198,7 +207,8 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
         except AssistantError as exc:
             return _error(str(exc), exc.status_code, kind="server_error", code=type(exc).__name__)
         assert answer is not None
-        text = message_text(answer)
+        pages = _pages(assistant, answer.citations)
+        text = message_text(answer, pages)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -213,18 +223,25 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
                 }
             ],
             "usage": _usage(question, text),
-            **_extra_fields(answer),
+            **_extra_fields(answer, pages),
         }
     live = assistant.settings.llm == "extractive"
     return StreamingResponse(
-        _sse(_chunks(first, events, live, completion_id, created, model, question)),
+        _sse(_chunks(first, events, live, completion_id, created, model, question, assistant)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 def _chunks(
-    first: Any, events: Iterator[Any], live: bool, completion_id: str, created: int, model: str, question: str
+    first: Any,
+    events: Iterator[Any],
+    live: bool,
+    completion_id: str,
+    created: int,
+    model: str,
+    question: str,
+    assistant: Any,
 ) -> Iterator[dict[str, Any]]:
     """``chat.completion.chunk`` objects: role, content deltas, sources, then the finish chunk."""
 
@@ -260,11 +277,12 @@ def _chunks(
         # The live text was not the final text (e.g. an "As of <date>" lead was
         # added at the end); send the final text so the client has it.
         yield chunk({"content": f"\n\n{answer.text}"})
-    sources = format_sources(answer.citations)
+    pages = _pages(assistant, answer.citations)
+    sources = format_sources(answer.citations, pages)
     if sources:
         yield chunk({"content": f"\n\n{sources}"})
-    text = message_text(answer)
-    yield chunk({}, "stop", usage=_usage(question, text), **_extra_fields(answer))
+    text = message_text(answer, pages)
+    yield chunk({}, "stop", usage=_usage(question, text), **_extra_fields(answer, pages))
 
 
 def _squash(text: str) -> str:

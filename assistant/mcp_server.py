@@ -1,0 +1,130 @@
+"""``assistant mcp``: the corpus as an MCP server over stdio, for MCP-aware assistants.
+
+Two tools, built on the official ``mcp`` SDK:
+
+* ``ask(question)``: the answer with ``[n]`` markers, its citations (source,
+  title, section, page for PDFs, exact snippet and offsets) and whether it
+  abstained;
+* ``search(query, k)``: the retrieved spans with their sources and scores,
+  for a client that wants to read the evidence itself.
+
+The SDK's server class is ``MCPServer`` in mcp 2.x and ``FastMCP`` in 1.x; the
+tools and ``run("stdio")`` are the same in both. Over stdio, stdout carries the
+protocol, so anything else that prints goes to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from typing import Any
+
+from .answering import validate_question
+from .formats import page_in_manifest
+
+SERVER_NAME = "assistant"
+INSTRUCTIONS = (
+    "Answers questions about an indexed folder of news-style documents. Use `ask` for a "
+    "cited answer (it says when the documents do not cover the question) and `search` "
+    "to read the matching source passages. Cite sources as [n] with their titles."
+)
+MAX_K = 50
+
+
+def _server_class() -> Any:
+    try:
+        from mcp.server.mcpserver import MCPServer
+
+        return MCPServer
+    except ImportError:  # mcp 1.x
+        from mcp.server.fastmcp import FastMCP
+
+        return FastMCP
+
+
+def build_server(assistant: Any = None) -> Any:
+    """An MCP server with the ``ask`` and ``search`` tools over ``assistant``.
+
+    Args:
+        assistant: the ``Assistant`` to serve; built from the environment when None.
+    """
+    if assistant is None:
+        from .assistant import Assistant
+
+        assistant = Assistant()
+    server = _server_class()(SERVER_NAME, instructions=INSTRUCTIONS)
+
+    @server.tool()
+    def ask(question: str) -> dict[str, Any]:
+        """Answer a question from the indexed documents, with numbered citations.
+
+        Returns the answer text (sentences end in [n] markers), the citations
+        (n, source document id, title, section, PDF page, exact snippet and
+        character offsets) and `abstained`, true when the documents do not
+        answer the question.
+        """
+        with contextlib.redirect_stdout(sys.stderr):
+            answer = assistant.ask(question)
+            manifest = assistant.index.manifest()
+        return {
+            "text": answer.text,
+            "abstained": answer.abstained,
+            "citations": [
+                {**c.to_dict(), "page": page_in_manifest(manifest, c.source, c.start)}
+                for c in answer.citations
+            ],
+            "follow_ups": list(answer.follow_ups),
+        }
+
+    @server.tool()
+    def search(query: str, k: int = 5) -> dict[str, Any]:
+        """Find the passages of the indexed documents that best match a query.
+
+        Returns up to k passages (1-50), best first, each with its text, source
+        document id, title, section, PDF page, character offsets and score.
+        """
+        k = max(1, min(int(k), MAX_K))
+        query = validate_question(query, assistant.settings.max_question_chars)
+        with contextlib.redirect_stdout(sys.stderr):
+            hits = assistant.search(query, k=k)
+            manifest = assistant.index.manifest()
+        results = []
+        for hit in hits:
+            results.append(
+                {
+                    "text": hit["text"],
+                    "source": hit.get("doc_id"),
+                    "title": hit.get("title"),
+                    "section": hit.get("section"),
+                    "page": page_in_manifest(manifest, hit.get("doc_id", ""), int(hit.get("start", 0))),
+                    "start": hit.get("start"),
+                    "end": hit.get("end"),
+                    "score": round(float(hit.get("fused_score") or 0.0), 6),
+                }
+            )
+        return {"query": query, "results": results}
+
+    return server
+
+
+def run_stdio(assistant: Any = None) -> None:
+    """Serve MCP on stdin/stdout until the client closes the stream.
+
+    The encoder loads in the background while the client connects, so the
+    first tool call does not wait for it.
+    """
+    with contextlib.redirect_stdout(sys.stderr):
+        if assistant is None:
+            from .assistant import Assistant
+
+            assistant = Assistant()
+        server = build_server(assistant)
+    threading.Thread(target=_warm_up, args=(assistant,), daemon=True, name="mcp-warm-up").start()
+    server.run("stdio")
+
+
+def _warm_up(assistant: Any) -> None:
+    with contextlib.suppress(Exception):  # a failure shows up, with its message, on the first call
+        assistant.embeddings.warm_up()
+        assistant.index.manifest()
