@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from .answering import validate_question
+from .errors import AssistantError
 from .formats import page_in_manifest
 
 SERVER_NAME = "assistant"
@@ -32,15 +34,32 @@ INSTRUCTIONS = (
 MAX_K = 50
 
 
-def _server_class() -> Any:
+def _sdk() -> tuple[Any, type[Exception]]:
+    """The SDK's server class and the error whose message a tool result shows the client."""
     try:
         from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError
 
-        return MCPServer
+        return MCPServer, ToolError
     except ImportError:  # mcp 1.x
-        from mcp.server.fastmcp import FastMCP
+        from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined]
+        from mcp.server.fastmcp.exceptions import ToolError as V1ToolError  # type: ignore
 
-        return FastMCP
+        return FastMCP, V1ToolError
+
+
+@contextlib.contextmanager
+def _tool_call(tool_error: type[Exception]) -> Iterator[None]:
+    """Stray prints go to stderr; our errors reach the client with their message.
+
+    The SDK hides the message of any exception but its ``ToolError`` (it could
+    leak internals); an ``AssistantError`` message is written for the user.
+    """
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except AssistantError as exc:
+        raise tool_error(str(exc)) from None
 
 
 def build_server(assistant: Any = None) -> Any:
@@ -53,7 +72,8 @@ def build_server(assistant: Any = None) -> Any:
         from .assistant import Assistant
 
         assistant = Assistant()
-    server = _server_class()(SERVER_NAME, instructions=INSTRUCTIONS)
+    server_class, tool_error = _sdk()
+    server = server_class(SERVER_NAME, instructions=INSTRUCTIONS)
 
     @server.tool()
     def ask(question: str) -> dict[str, Any]:
@@ -64,7 +84,7 @@ def build_server(assistant: Any = None) -> Any:
         character offsets) and `abstained`, true when the documents do not
         answer the question.
         """
-        with contextlib.redirect_stdout(sys.stderr):
+        with _tool_call(tool_error):
             answer = assistant.ask(question)
             manifest = assistant.index.manifest()
         return {
@@ -85,8 +105,8 @@ def build_server(assistant: Any = None) -> Any:
         document id, title, section, PDF page, character offsets and score.
         """
         k = max(1, min(int(k), MAX_K))
-        query = validate_question(query, assistant.settings.max_question_chars)
-        with contextlib.redirect_stdout(sys.stderr):
+        with _tool_call(tool_error):
+            query = validate_question(query, assistant.settings.max_question_chars)
             hits = assistant.search(query, k=k)
             manifest = assistant.index.manifest()
         results = []
