@@ -179,11 +179,10 @@ def create_app(assistant: Assistant | None = None, with_ui: bool = True) -> Fast
                 path = Path(tmp) / f"{i}.upload"
                 with path.open("wb") as fh:
                     size = 0
-                    while chunk := item.file.read(1 << 20):
+                    while size <= limit and (chunk := item.file.read(1 << 20)):
+                        # Past the limit one byte is enough to refuse it; do not fill the disk.
+                        fh.write(chunk[: limit + 1 - size])
                         size += len(chunk)
-                        if size > limit + 1:
-                            break  # enough to know it is too big; do not fill the disk
-                        fh.write(chunk)
                 pairs.append((item.filename or "upload", path))
             return ingest_uploads(assistant, pairs).to_dict()
 

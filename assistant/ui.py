@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from .ui_render import (
     render_upload_report,
     render_user,
 )
-from .ui_service import GENERATORS, AnswerService, ingest_uploads
+from .ui_service import GENERATORS, UPLOAD_SUFFIXES, AnswerService, human_bytes, ingest_uploads
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -164,7 +165,7 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
                 with gr.Row(elem_id="composer"):
                     msg = gr.Textbox(
                         show_label=False,
-                        placeholder="Ask a question about the documents…",
+                        placeholder="Ask a question…",
                         lines=1,
                         max_lines=4,
                         scale=6,
@@ -186,8 +187,8 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
                 with gr.Accordion("Add documents", open=False, elem_id="upload-panel"):
                     files = gr.File(
                         file_count="multiple",
-                        file_types=[".txt", ".md"],
-                        label=f".txt or .md, up to {settings.max_file_bytes / 1e6:.0f} MB each",
+                        file_types=list(UPLOAD_SUFFIXES),
+                        label=f"{', '.join(UPLOAD_SUFFIXES)} · up to {human_bytes(settings.max_file_bytes)} each",
                         elem_id="upload",
                     )
                     upload_btn = gr.Button("Add to index", elem_id="upload-btn")
@@ -205,9 +206,9 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
             button.click(lambda q: q, button, msg, api_visibility="private", queue=False).then(
                 respond, inputs, outputs, api_visibility="private"
             )
-        clear_btn.click(
-            clear, None, [chatbot, transcript, history, sources, msg, sugg_title, *sugg], api_visibility="private"
-        )
+        cleared = [chatbot, transcript, history, sources, msg, sugg_title, *sugg]
+        clear_btn.click(clear, None, cleared, api_visibility="private")
+        chatbot.clear(clear, None, cleared, api_visibility="private")  # the chat's own trash icon
         upload_btn.click(upload, files, [upload_status, docs_list, files], api_visibility="private")
         demo.load(lambda: _suggestion_updates(go_deeper(), "Go deeper"), None, [sugg_title, *sugg],
                   api_visibility="private")
@@ -220,7 +221,9 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
             except AssistantError as exc:
                 raise gr.Error(str(exc)) from None
 
-        def chat(message: str, history: list[dict[str, str]] | None = None, k: int = 0, generator: str = ""):
+        def chat(
+            message: str, history: list[dict[str, str]] | None = None, k: int = 0, generator: str = ""
+        ) -> Iterator[str]:
             """Stream the answer text as it is written; the last value is the final text with [n] markers."""
             partial = ""
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 import shutil
+import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable, Generator, Iterator
@@ -18,15 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from . import documents as _documents
 from .answering import validate_question
 from .assistant import Assistant
-from .documents import read_text_file
 from .errors import AssistantError, BackendError, InputError
 from .types import Answer
 
 #: Generators a user may pick per question in the chat or the API.
 GENERATORS = ("llamacpp", "extractive")
-UPLOAD_SUFFIXES = (".txt", ".md")
+#: Whatever the core can ingest (.txt/.md, and PDF/HTML/DOCX where supported).
+UPLOAD_SUFFIXES: tuple[str, ...] = tuple(getattr(_documents, "SUPPORTED_SUFFIXES", (".txt", ".md")))
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -110,6 +112,22 @@ def sanitise_filename(name: str) -> str:
     return f"{stem}.{suffix.lower()}" if suffix else stem
 
 
+def _check_readable(path: Path, safe_name: str, max_bytes: int) -> None:
+    """Parse the upload the way ingest will, so a refused file is never saved."""
+    read_document = getattr(_documents, "read_document", None)
+    if read_document is None:
+        _documents.read_text_file(path, max_bytes)
+        return
+    if path.suffix.lower() != Path(safe_name).suffix.lower():
+        # Parsers pick the format by suffix; give them the upload's own.
+        with tempfile.TemporaryDirectory(prefix="assistant-check-") as tmp:
+            named = Path(tmp) / safe_name
+            shutil.copyfile(path, named)
+            read_document(named, named.stem, max_bytes)
+        return
+    read_document(path, path.stem, max_bytes)
+
+
 @dataclass
 class UploadReport:
     """What happened to each uploaded file; ``refused`` items carry the reason."""
@@ -122,6 +140,14 @@ class UploadReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} GB"
 
 
 Progress = Callable[[float, str], None]
@@ -150,7 +176,10 @@ def ingest_uploads(
         suffix = Path(safe).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
             report.refused.append(
-                {"file": display, "reason": f"unsupported file type {suffix or '(none)'!r}; upload .txt or .md files"}
+                {
+                    "file": display,
+                    "reason": f"unsupported file type {suffix or '(none)'!r}; upload {', '.join(UPLOAD_SUFFIXES)} files",
+                }
             )
             continue
         try:
@@ -159,9 +188,11 @@ def ingest_uploads(
                 raise InputError(
                     f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit; split the file"
                 )
-            read_text_file(Path(tmp), settings.max_file_bytes)
+            _check_readable(Path(tmp), safe, settings.max_file_bytes)
         except InputError as exc:
-            reason = str(exc).split(": ", 1)[-1] if str(exc).startswith(str(tmp)) else str(exc)
+            reason = str(exc)
+            if reason.startswith("/") and ": " in reason:  # drop the temporary path
+                reason = reason.split(": ", 1)[1]
             report.refused.append({"file": display, "reason": reason})
             continue
         except OSError as exc:

@@ -27,8 +27,12 @@ _LAUNCHER = """
 import json, sys
 from assistant import Assistant
 from assistant.server import run_server
-host, port, paths = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
-assistant = Assistant()
+host, port, paths, fake = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4] == "fake"
+if fake:  # hashing embeddings: no model to load, for servers that test plumbing, not retrieval
+    from tests.fakes import HashingEmbeddings
+    assistant = Assistant(embeddings=HashingEmbeddings())
+else:
+    assistant = Assistant()
 if paths:
     report = assistant.ingest(paths)
     print("ingested:", report.summary(), flush=True)
@@ -58,6 +62,10 @@ class LiveServer:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
+    def wait_ready(self) -> LiveServer:
+        _wait_ready(self)
+        return self
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-4000:]
@@ -76,9 +84,13 @@ class LiveServer:
 
 
 def start_server(
-    ingest: list[Path] | None = None, env: dict[str, str] | None = None, token: str | None = None
+    ingest: list[Path] | None = None,
+    env: dict[str, str] | None = None,
+    token: str | None = None,
+    fake_embeddings: bool = False,
+    wait: bool = True,
 ) -> LiveServer:
-    """Start a server with a private index folder; returns once /api/health answers."""
+    """Start a server with a private index folder; returns once /api/health answers (``wait``)."""
     workdir = Path(tempfile.mkdtemp(prefix="assistant-live-"))
     port = free_port()
     full_env = {
@@ -101,13 +113,21 @@ def start_server(
     paths = [str(p) for p in (ingest if ingest is not None else [SEEDS])]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, "127.0.0.1", str(port), json.dumps(paths)],
+            [sys.executable, "-c", _LAUNCHER, "127.0.0.1", str(port), json.dumps(paths),
+             "fake" if fake_embeddings else "real"],
             cwd=ROOT,
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", process, workdir, log_path, token, full_env)
+    if wait:
+        server.wait_ready()
+    return server
+
+
+def _wait_ready(server: LiveServer) -> None:
+    process = server.process
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -116,7 +136,7 @@ def start_server(
             raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
         try:
             if httpx.get(f"{server.url}/api/health", headers=server.headers(), timeout=2).status_code == 200:
-                return server
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
@@ -128,11 +148,14 @@ def start_server(
 _shared: dict[str, LiveServer] = {}
 
 
-def shared_server() -> LiveServer:
-    """The session's server over the seeds (extractive generator; llamacpp selectable)."""
+def shared_server(wait: bool = True) -> LiveServer:
+    """The session's server over the seeds (extractive generator; llamacpp selectable).
+
+    ``wait=False`` only starts it, so another server can boot alongside.
+    """
     server = _shared.get("seeds")
     if server is None or server.process.poll() is not None:
-        server = start_server(env={"ASSISTANT_MAX_FILE_BYTES": "200000"})
+        server = start_server(env={"ASSISTANT_MAX_FILE_BYTES": "200000"}, wait=False)
         _shared["seeds"] = server
         atexit.register(server.stop)
-    return server
+    return server.wait_ready() if wait else server
