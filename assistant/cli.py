@@ -170,8 +170,11 @@ def documents() -> None:
               help="Exit 1 when the first configuration misses a bound in this thresholds file.")
 @click.option("--cache-dir", default=None, help="Where per-configuration indexes live (default: next to the gold file).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N gold items.")
+@click.option("--llm-threads", type=click.IntRange(1, 64), default=None,
+              help="CPU threads of the local llama.cpp model (speed only; 1 is fastest on a busy machine).")
 @_handle_errors
-def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, cache_dir, limit) -> None:
+def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, cache_dir, limit,
+                 llm_threads) -> None:
     """Score answers against a gold file; write a report with plots."""
     from pathlib import Path
 
@@ -180,6 +183,7 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
     from .evaluation import (
         EvalConfig,
         check_thresholds,
+        gate_metrics,
         load_gold,
         load_thresholds,
         parse_compare,
@@ -198,12 +202,12 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
     if labels and not label_path and labels != "eval/judge_labels.jsonl":
         raise InputError(f"Judge labels file {labels!r} does not exist; pass --labels '' to skip.")
     result = run_eval(
-        items, configs, corpus=list(corpus), labels=label_path, limit=limit,
+        items, configs, corpus=list(corpus), labels=label_path, limit=limit, llm_threads=llm_threads,
         cache_dir=cache_dir or Path(gold).parent / ".cache",
         progress=lambda msg: click.echo(msg, err=True),
     )
     result["gold"]["path"] = gold
-    failures = check_thresholds(result["metrics"], bounds) if bounds else []
+    failures = check_thresholds(gate_metrics(result), bounds) if bounds else []
     result["threshold_failures"] = failures
     path = write_report(result, out)
     if as_json:

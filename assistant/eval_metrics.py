@@ -80,7 +80,8 @@ def fact_recall(text: str, facts: Sequence[Sequence[str]]) -> float | None:
 # ----- answer similarity -------------------------------------------------------------
 def strip_markers(text: str) -> str:
     """Answer text without ``[n]`` citation markers."""
-    return " ".join(_MARKER.sub(" ", text).split())
+    text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub(" ", text))
+    return " ".join(text.split())
 
 
 def answer_tokens(text: str) -> list[str]:

@@ -158,8 +158,13 @@ def run_eval(
     limit: int | None = None,
     progress: Progress | None = None,
     embeddings: Any = None,
+    llm_threads: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate every configuration on the gold items; the first one is the headline.
+
+    ``llm_threads`` sets the local llama.cpp model's CPU threads after it loads.
+    It changes speed, not answers; on a busy machine one thread is several
+    times faster than two that wait on each other.
 
     Returns:
         ``{"config", "metrics", "items"}`` of the first configuration, plus
@@ -186,7 +191,7 @@ def run_eval(
     chat_models: dict[str, Any] = {}
     runs = []
     for config in configs:
-        runs.append(_run_config(config, items, corpus_paths, cache, embeddings, chat_models, say))
+        runs.append(_run_config(config, items, corpus_paths, cache, embeddings, chat_models, say, llm_threads))
     result: dict[str, Any] = {
         "config": runs[0]["config"],
         "metrics": runs[0]["metrics"],
@@ -209,7 +214,19 @@ def _index_dir(cache: Path, settings: Any, corpus: list[Path]) -> Path:
     return cache / f"index-{settings.chunk_tokens}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
-def _run_config(config, items, corpus, cache, embeddings, chat_models, say) -> dict[str, Any]:
+def _set_llm_threads(chat_model: Any, threads: int) -> bool:
+    """Re-thread a loaded llama.cpp model in place; False when it is not one."""
+    client = getattr(chat_model, "client", None)
+    ctx = getattr(getattr(client, "_ctx", None), "ctx", None)
+    if ctx is None:
+        return False
+    import llama_cpp
+
+    llama_cpp.llama_set_n_threads(ctx, threads, threads)
+    return True
+
+
+def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_threads=None) -> dict[str, Any]:
     from .assistant import Assistant
     from .citations import SupportJudge
     from .settings import load_settings
@@ -222,6 +239,7 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say) -> d
     if report.errors:
         say(f"[{config.name}] refused: " + "; ".join(f"{e['path']}: {e['reason']}" for e in report.errors))
     say(f"[{config.name}] index {settings.index_dir}: {report.summary()}")
+    threaded = llm_threads is not None and _set_llm_threads(assistant.chat_model, llm_threads)
     assistant.warm_up()  # model loading is not answer latency
     chat_models.setdefault(settings.llm, assistant.chat_model)
     judge = SupportJudge(embeddings)
@@ -235,7 +253,7 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say) -> d
     return {
         "name": config.name,
         "config": {"name": config.name, "overrides": dict(config.overrides), "settings": shown,
-                   "index_dir": str(settings.index_dir)},
+                   "index_dir": str(settings.index_dir), "llm_threads": llm_threads if threaded else None},
         "metrics": aggregate(run_items, items, wall_s=time.perf_counter() - t0),
         "items": run_items,
     }
@@ -250,8 +268,11 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         answer = assistant.ask(item.question)
         text, abstained = answer.text, answer.abstained
         citations, retrieved = answer.citations, list(answer.metadata.get("retrieved", []))
+        timings = dict(answer.timings)
+        trace = {k: answer.metadata[k] for k in ("generator", "llm_raw", "fallback") if k in answer.metadata}
     except AssistantError as exc:  # one broken item must not sink the run
         error, text, abstained, citations, retrieved = str(exc), "", False, [], []
+        timings, trace = {}, {}
     latency = time.perf_counter() - t
     ranking = M.doc_ranking(retrieved)
     deep = assistant.as_retriever(k=max(10, k)).search(item.question)[:10]
@@ -271,6 +292,8 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         "ndcg_at_10": M.ndcg_at(M.doc_ranking(d.metadata["id"] for d in deep), item.sources, 10),
         "citations": [{"id": c.id, "source": c.source, "section": c.section, "snippet": c.snippet} for c in citations],
         "latency_s": round(latency, 4),
+        "timings": timings,
+        "trace": trace,
     }
     if item.answer:
         vecs = assistant.embeddings.embed_documents([M.strip_markers(text) or " ", item.answer])
@@ -383,6 +406,15 @@ def judge_agreement(pairs: list[dict[str, Any]], embeddings: Any) -> dict[str, A
         for p, s, pred in zip(pairs, scores, predicted, strict=True) if pred != p["supported"]
     ]
     return out
+
+
+def gate_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The headline metrics plus the judge's agreement as ``judge_accuracy``, ``judge_kappa``..."""
+    metrics = dict(result["metrics"])
+    for key in ("accuracy", "precision", "recall", "kappa"):
+        if result.get("judge_agreement"):
+            metrics[f"judge_{key}"] = result["judge_agreement"][key]
+    return metrics
 
 
 def load_thresholds(path: str | Path) -> dict[str, dict[str, float]]:
