@@ -193,15 +193,17 @@ def _unwrap(lines: list[str]) -> list[str]:
     width = max(len(line) for line in lines)
     out: list[str] = []
     current = ""
-    for line in lines:
+    for i, line in enumerate(lines):
         if current and not _STARTS_BULLET.match(line):
             current = current + line if current.endswith("-") else f"{current} {line}"
         else:
             if current:
                 out.append(current)
             current = line
-        wrapped = len(line) >= WRAP_RATIO * width and not _ENDS_SENTENCE.search(line)
-        if not wrapped:
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        # "...many are asking:" + "why now?" is one sentence: a lower-case start continues.
+        continues = not _ENDS_SENTENCE.search(line) or following[:1].islower()
+        if not (len(line) >= WRAP_RATIO * width and continues):
             out.append(current)
             current = ""
     if current:
