@@ -204,7 +204,7 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
     result = run_eval(
         items, configs, corpus=list(corpus), labels=label_path, limit=limit, llm_threads=llm_threads,
         cache_dir=cache_dir or Path(gold).parent / ".cache",
-        progress=lambda msg: click.echo(msg, err=True),
+        progress=_eval_progress(),
     )
     result["gold"]["path"] = gold
     failures = check_thresholds(gate_metrics(result), bounds) if bounds else []
@@ -225,6 +225,39 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
         click.echo(f"threshold failed: {failure}", err=True)
     if failures:
         sys.exit(1)
+
+
+def _eval_progress():
+    """Eval progress on stderr: a tqdm bar per configuration on a terminal, plain lines otherwise.
+
+    ``run_eval`` reports lines like ``[default] 7/53 q07 0.41s ...``; those
+    move the bar, anything else (index summaries, refusals) is printed above it.
+    """
+    if not sys.stderr.isatty():
+        return lambda msg: click.echo(msg, err=True)
+    import re
+
+    from tqdm import tqdm
+
+    step = re.compile(r"^\[(?P<name>[^\]]+)\] (?P<n>\d+)/(?P<total>\d+) (?P<rest>.*)$")
+    bars: dict = {}
+
+    def report(msg: str) -> None:
+        match = step.match(msg)
+        if match is None:
+            tqdm.write(msg, file=sys.stderr)
+            return
+        name, total = match["name"], int(match["total"])
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(total=total, desc=f"eval {name}", unit="q", file=sys.stderr)
+        bar.n = int(match["n"])
+        bar.set_postfix_str(match["rest"].split(" ", 1)[0])
+        bar.refresh()
+        if bar.n >= total:
+            bar.close()
+
+    return report
 
 
 @main.command()
