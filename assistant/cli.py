@@ -179,7 +179,7 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
     from pathlib import Path
 
     from .errors import InputError
-    from .eval_report import write_report
+    from .eval_report import check_out_dir, write_report
     from .evaluation import (
         EvalConfig,
         check_thresholds,
@@ -192,6 +192,7 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
     )
 
     items = load_gold(gold)  # validate before any work
+    check_out_dir(Path(out))
     bounds = load_thresholds(thresholds) if thresholds else None
     base = parse_overrides(sets)
     configs = [EvalConfig("default", base)]

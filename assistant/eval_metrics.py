@@ -63,7 +63,8 @@ def contains_fact(text: str, spelling: str) -> bool:
 
 def fact_hits(text: str, facts: Sequence[Sequence[str]]) -> tuple[list[str], list[str]]:
     """Split facts into (hit, missed), each named by its first spelling."""
-    hit, missed = [], []
+    hit: list[str] = []
+    missed: list[str] = []
     for alternatives in facts:
         (hit if any(contains_fact(text, a) for a in alternatives) else missed).append(alternatives[0])
     return hit, missed
@@ -277,11 +278,14 @@ def agreement(gold: Sequence[bool], predicted: Sequence[bool]) -> dict[str, floa
     tn = sum((not g) and (not p) for g, p in zip(gold, predicted, strict=True))
     fp = sum((not g) and p for g, p in zip(gold, predicted, strict=True))
     fn = sum(g and (not p) for g, p in zip(gold, predicted, strict=True))
-    acc = (tp + tn) / n if n else None
-    p_yes = ((tp + fn) / n) * ((tp + fp) / n) if n else 0.0
-    p_no = ((tn + fp) / n) * ((tn + fn) / n) if n else 0.0
+    if not n:
+        return {"n": 0, "tp": 0, "tn": 0, "fp": 0, "fn": 0, "accuracy": None, "precision": None,
+                "recall": None, "kappa": None}
+    acc = (tp + tn) / n
+    p_yes = ((tp + fn) / n) * ((tp + fp) / n)
+    p_no = ((tn + fp) / n) * ((tn + fn) / n)
     expected = p_yes + p_no
-    kappa = None if not n else (1.0 if expected == 1 else (acc - expected) / (1 - expected))
+    kappa = 1.0 if expected == 1 else (acc - expected) / (1 - expected)
     return {
         "n": n, "tp": tp, "tn": tn, "fp": fp, "fn": fn,
         "accuracy": acc,

@@ -44,6 +44,7 @@ TABLE = [
 def write_report(result: dict[str, Any], out_dir: str | Path) -> Path:
     """Write results.json, report.md, metrics.png and latency.png into ``out_dir`` atomically."""
     out = Path(out_dir)
+    check_out_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
     try:
@@ -62,6 +63,24 @@ def write_report(result: dict[str, Any], out_dir: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+REPORT_FILES = {"results.json", "report.md", "metrics.png", "latency.png"}
+
+
+def check_out_dir(out: Path) -> None:
+    """Replacing ``out`` is only safe when it is an earlier report (or empty)."""
+    from .errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file; pass a folder for the report.")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in REPORT_FILES)
+        if foreign:
+            raise InputError(
+                f"--out {str(out)!r} holds files that are not an eval report ({', '.join(foreign[:3])}); "
+                "the report replaces its folder, so pass a new or report-only folder."
+            )
 
 
 def _fmt(value: Any) -> str:

@@ -33,6 +33,9 @@ def test_default_configuration_meets_eval_thresholds(tmp_path):
         corpus=[ROOT / "seeds"],
         cache_dir=ROOT / "eval" / ".cache",  # gitignored; re-ingest of unchanged seeds is a no-op
         labels=ROOT / "eval" / "judge_labels.jsonl",
+        # Speed only: on a busy 2-core machine two llama.cpp threads wait on each
+        # other and answer ~4x slower than one; the answers are the same.
+        llm_threads=1,
     )
     report = write_report(result, tmp_path / "report")
     metrics = gate_metrics(result)

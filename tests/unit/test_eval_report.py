@@ -68,3 +68,12 @@ def test_thresholds(tmp_path):
     assert check_thresholds({"fact_recall": 0.6, "mrr": 0.95, "latency_p95_s": 1.0}, bounds) == []
     failures = check_thresholds({"fact_recall": 0.4, "mrr": None, "latency_p95_s": 3.0}, bounds)
     assert len(failures) == 3 and "fact_recall = 0.4000 is below the minimum 0.5" in failures[0]
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_report(tmp_path):
+    from assistant import InputError
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not an eval report"):
+        eval_report.write_report(_result(), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
