@@ -311,6 +311,13 @@ class Index:
             chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap)
             planned.append((doc, chunks))
             total_chunks += len(chunks)
+        # Bump the generation before the first write: a manifest checkpointed
+        # mid-ingest and left behind by a crash must not match the lexical index
+        # saved for the previous generation, or a re-ingest that finds nothing
+        # left to do keeps serving the old BM25 index (tests/reliability).
+        changing = bool(planned or report.removed)
+        if changing:
+            manifest.generation += 1
         done = 0
         for doc, chunks in planned:
             self._write_chunks(chunks)
@@ -338,8 +345,7 @@ class Index:
             # Record each finished document so a crash loses at most the one in flight.
             if len(planned) > 1:
                 self._manifest_store.save(manifest)
-        if report.added or report.updated or report.removed or self._snapshot is None:
-            manifest.generation += 1 if (report.added or report.updated or report.removed) else 0
+        if changing or self._snapshot is None:
             self._manifest_store.save(manifest)
             snapshot = self._make_snapshot(manifest)
             with self._lock:
