@@ -50,20 +50,18 @@ def page_for_offset(metadata: dict[str, Any] | None, offset: int) -> int | None:
     """The 1-based PDF page holding character ``offset`` of the extracted text.
 
     ``metadata["pages"]`` is ``[[start, end, page_no], ...]`` in text order.
-    Returns None for documents without pages (not a PDF) or an offset outside
-    every page (the blank lines between pages count as the page before).
+    Returns None for documents without pages (not a PDF) or a negative
+    offset; the blank lines between two pages count as the page before.
+
+    Example:
+        >>> page_for_offset({"pages": [[0, 100, 1], [102, 250, 2]]}, 120)
+        2
     """
     pages = (metadata or {}).get("pages") or []
-    if not pages:
+    if not pages or offset < 0:
         return None
-    starts = [p[0] for p in pages]
-    i = bisect.bisect_right(starts, offset) - 1
-    if i < 0:
-        return None
-    start, end, page_no = pages[i]
-    if offset > end and i + 1 < len(pages):
-        return None
-    return int(page_no)
+    i = bisect.bisect_right([p[0] for p in pages], offset) - 1
+    return int(pages[max(i, 0)][2])
 
 
 def page_in_manifest(manifest: Any, doc_id: str, offset: int) -> int | None:

@@ -244,3 +244,29 @@ def test_docx_answer_cites_the_word_file_and_its_heading(ingested):
     doc = next(d for d in assistant.documents() if d["id"] == DOCX_ID)
     assert doc["title"] == "Rare earths: questions and background"
     assert "Common question" in doc["sections"]
+
+
+def test_page_for_offset_maps_offsets_and_gaps_to_pages():
+    meta = {"pages": [[0, 100, 1], [102, 250, 2], [252, 300, 4]]}  # page 3 had no text
+    assert [page_for_offset(meta, o) for o in (0, 100, 101, 102, 251, 252)] == [1, 1, 1, 2, 2, 4]
+    assert page_for_offset({"format": "html"}, 10) is None and page_for_offset(None, 0) is None
+
+
+def test_wrapped_pdf_lines_become_paragraphs_but_headings_and_bullets_stay():
+    from assistant.formats import _unwrap
+
+    lines = [
+        "What's happened",
+        "China has intensified secrecy and enforcement around rare earth export",
+        "quotas, restricting supply. Many companies are asking about it and then are",
+        "asking: why now?",
+        "- How is China enforcing its rare earth export restrictions today and why?",
+        "- Why are rare earths critical?",
+    ]
+    assert _unwrap(lines) == [
+        "What's happened",
+        "China has intensified secrecy and enforcement around rare earth export quotas, restricting "
+        "supply. Many companies are asking about it and then are asking: why now?",
+        "- How is China enforcing its rare earth export restrictions today and why?",
+        "- Why are rare earths critical?",
+    ]
