@@ -23,6 +23,7 @@ from .prompts import render_prompt
 from .questions import condense_question, wants_latest
 from .safety import strip_injection
 from .settings import Settings
+from .textutils import content_words
 from .types import Answer, Citation, Claim, Conflict
 
 MAX_LLM_SPANS = 4
@@ -77,7 +78,9 @@ class AnswerChain:
         timings["evidence_s"] = time.perf_counter() - t1
         metadata["retrieved"] = [c.metadata["id"] for c in chunks]
         metadata["best_evidence_score"] = round(evidence[0].score, 4) if evidence else 0.0
-        verdict = check_coverage(asked, chunks, evidence, self.settings.abstain_threshold)
+        verdict = check_coverage(
+            asked, chunks, evidence, self.settings.abstain_threshold, self._corpus_newest(), self.embeddings
+        )
         if verdict.abstain:
             yield from self._abstain(verdict, evidence, metadata, timings, t0)
             return
@@ -99,15 +102,16 @@ class AnswerChain:
             )
             metadata.update(repair)
         timings["generate_s"] = time.perf_counter() - t2
-        conflicts = self._conflicts(spans, evidence, claims)
+        conflicts = self._conflicts(asked, spans, evidence, claims)
         text, citations, answer_claims = _render(claims, evidence)
         if verdict.not_covered:
             text += f" The documents do not mention {_join(verdict.not_covered)}."
         if wants_latest(asked):
             as_of = self._newest_date(citations)
             if as_of:
-                text = f"As of {as_of} (the newest source date): {text}"
                 metadata["as_of"] = as_of
+                if not text.startswith(f"As of {as_of}"):
+                    text = f"As of {as_of} (the newest source date): {text}"
         answer = Answer(text=text, citations=citations, claims=answer_claims, metadata=metadata)
         answer.conflicts = [
             Conflict(topic, [{"text": evidence[a].text, "citation_id": _cid(citations, evidence[a])},
@@ -138,6 +142,12 @@ class AnswerChain:
             entry = documents.get(span.doc_id)
             span.date = entry.metadata.get("newest_date") if entry else None
 
+    def _corpus_newest(self) -> tuple[str, str] | None:
+        """(iso, as written) of the newest date in any indexed document."""
+        dates = [d for e in self.index.manifest().documents.values() for d in e.metadata.get("dates", [])]
+        newest = max(dates, key=lambda d: d["iso"], default=None)
+        return (newest["iso"], newest["text"]) if newest else None
+
     def _newest_date(self, citations: list[Citation]) -> str | None:
         """The newest date written in a cited source, as the source wrote it."""
         documents = self.index.manifest().documents
@@ -145,15 +155,20 @@ class AnswerChain:
                  if c.source in documents]
         return max(dates, key=lambda d: d["iso"])["text"] if dates else None
 
-    def _conflicts(self, spans: list[Span], evidence: list[Span], claims: list[ClaimTuple]) -> list:
-        """Add a sentence citing both sides of each disagreement among relevant spans."""
-        # Any retrieved sentence may disagree with the evidence: the shared
-        # name and kind of amount already tie it to what the answer says.
+    def _conflicts(self, question: str, spans: list[Span], evidence: list[Span], claims: list[ClaimTuple]) -> list:
+        """Add a sentence citing both sides of each disagreement that bears on the question.
+
+        Any retrieved sentence may disagree with the evidence (the shared name
+        and kind of amount tie them together), but a disagreement is only worth
+        saying when the question names its subject or the top evidence states it.
+        """
         if not evidence:
             return []
+        question_words = set(content_words(question))
         out = []
         for found in find_conflicts(spans):
-            if found.first not in evidence and found.second not in evidence:
+            about_question = set(content_words(found.owner)) <= question_words
+            if not about_question and evidence[0] not in (found.first, found.second):
                 continue
             ids = []
             for span in (found.first, found.second):
@@ -161,8 +176,8 @@ class AnswerChain:
                     evidence.append(span)
                 ids.append(evidence.index(span))
             claims.append((
-                f"The sources differ on {found.topic}: {found.first.title} says “{found.first_amount}”, "
-                f"while {found.second.title} says “{found.second_amount}”",
+                f"The sources differ on {found.topic}: one says “{found.first_amount}”, "
+                f"the other “{found.second_amount}”",
                 ids, True, 1.0,
             ))
             out.append((found.topic, ids[0], ids[1]))

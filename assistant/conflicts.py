@@ -11,6 +11,7 @@ from .quantities import find_amounts, find_entities, owner_of
 @dataclass
 class FoundConflict:
     topic: str
+    owner: str
     first: Span
     first_amount: str
     second: Span
@@ -47,5 +48,5 @@ def find_conflicts(spans: list[Span]) -> list[FoundConflict]:
                         if amount_a.disagrees_with(amount_b) and key not in seen:
                             seen.add(key)
                             topic = f"the {'amount' if key[1] == 'money' else 'percentage'} for {owner}"
-                            found.append(FoundConflict(topic, a, amount_a.text, b, amount_b.text))
+                            found.append(FoundConflict(topic, owner, a, amount_a.text, b, amount_b.text))
     return found

@@ -37,11 +37,22 @@ class FoundDate:
         return {"text": self.text, "iso": self.iso, "start": self.start, "end": self.end}
 
 
-def find_dates(text: str) -> list[FoundDate]:
-    """All dates in ``text``, earliest position first, without overlaps."""
+_NO_YEAR = [
+    re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})\b(?!,?\s+\d)"),
+    re.compile(rf"\b(?P<day>\d{{1,2}})\s+{_MONTH}\b(?!\s+\d)"),
+]
+
+
+def find_dates(text: str, default_year: str | None = None) -> list[FoundDate]:
+    """All dates in ``text``, earliest position first, without overlaps.
+
+    With ``default_year``, dates written without one ("August 12") are found
+    too and placed in that year.
+    """
     found: list[FoundDate] = []
     taken: list[tuple[int, int]] = []
-    for pattern in _PATTERNS:
+    patterns = _PATTERNS + (_NO_YEAR if default_year else [])
+    for pattern in patterns:
         for m in pattern.finditer(text):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
@@ -55,6 +66,7 @@ def find_dates(text: str) -> list[FoundDate]:
                 day = {"early": 1, "mid": 15, "late": 28}.get((groups.get("qual") or "").lower(), 1)
             if not 1 <= day <= 31:
                 continue
-            found.append(FoundDate(m.group(0), f"{groups['year']}-{month:02d}-{day:02d}", m.start(), m.end()))
+            year = groups.get("year") or default_year
+            found.append(FoundDate(m.group(0), f"{year}-{month:02d}-{day:02d}", m.start(), m.end()))
             taken.append((m.start(), m.end()))
     return sorted(found, key=lambda d: d.start)

@@ -34,9 +34,7 @@ class Amount:
     def disagrees_with(self, other: Amount, tolerance: float = 0.15) -> bool:
         if self.kind != other.kind:
             return False
-        if self.high < other.low * (1 - tolerance) or other.high < self.low * (1 - tolerance):
-            return True
-        return False
+        return self.high < other.low * (1 - tolerance) or other.high < self.low * (1 - tolerance)
 
 
 def find_amounts(text: str) -> list[Amount]:
