@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,7 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
         cleared = [chatbot, transcript, history, sources, msg, sugg_title, *sugg]
         clear_btn.click(clear, None, cleared, api_visibility="private")
         chatbot.clear(clear, None, cleared, api_visibility="private")  # the chat's own trash icon
+        generator.change(service.prepare, generator, None, api_visibility="private", queue=False)
         upload_btn.click(upload, files, [upload_status, docs_list, files], api_visibility="private")
         demo.load(lambda: _suggestion_updates(go_deeper(), "Go deeper"), None, [sugg_title, *sugg],
                   api_visibility="private")

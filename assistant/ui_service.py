@@ -8,6 +8,7 @@ uploaded files safely before ingesting them.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 import shutil
@@ -50,6 +51,8 @@ class AnswerService:
         self.assistant = assistant
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
+        self._variants: dict[str, Assistant] = {}
+        self._variants_lock = threading.Lock()
 
     def check_question(self, question: object) -> str:
         return validate_question(question, self.assistant.settings.max_question_chars)
@@ -91,9 +94,37 @@ class AnswerService:
         if "generator" in inspect.signature(assistant.stream).parameters:
             yield from assistant.stream(question, k=k, history=history, generator=generator)  # type: ignore[call-arg]
             return
-        # The core has no public per-question generator yet; its chain factory takes one.
-        assistant._require_index()
-        yield from assistant._chain(generator).stream(question, k=k, history=history)
+        yield from self.variant(generator).stream(question, k=k, history=history)
+
+    def variant(self, generator: str) -> Assistant:
+        """The assistant with another generator, sharing index and encoder, its model loaded once.
+
+        The core has no per-question generator yet; a shallow copy with its own
+        settings and lazily loaded chat model gives one without reloading the
+        model for every question.
+        """
+        with self._variants_lock:
+            variant = self._variants.get(generator)
+            if variant is None:
+                variant = copy.copy(self.assistant)
+                variant.settings = self.assistant.settings.model_copy(update={"llm": generator})
+                variant._chat_model, variant._chat_model_loaded = None, False
+                variant._lock = threading.Lock()
+                self._variants[generator] = variant
+        return variant
+
+    def prepare(self, generator: str | None) -> None:
+        """Load a generator's model in the background (the chat calls this when it is picked)."""
+        if not generator or generator not in GENERATORS or generator == self.assistant.settings.llm:
+            return
+
+        def load() -> None:
+            try:
+                _ = self.variant(generator).chat_model
+            except Exception:  # the question that needs it will report the error
+                pass
+
+        threading.Thread(target=load, name=f"load-{generator}", daemon=True).start()
 
 
 # ----- uploads ----------------------------------------------------------------------

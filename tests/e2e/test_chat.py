@@ -146,7 +146,7 @@ def test_upload_refuses_by_name_and_a_poisoned_document_stays_inert(chat, server
     binary.write_bytes(b"\x00\x01\x02 not text")
     page.locator("#upload-panel").get_by_text("Add documents").click()
     page.locator("#upload input[type=file]").set_input_files([str(poisoned), str(binary)])
-    page.locator("#upload").get_by_text("binary.txt").first.wait_for()
+    page.wait_for_function("(document.querySelector('#upload') || {}).innerText.includes('binary')")
     page.locator("#upload-btn").click()
     status = page.locator("#upload-status")
     status.locator(".upload-msg.ok").wait_for()
@@ -198,10 +198,9 @@ def test_streams_tokens_from_the_local_llm(chat, output_dir) -> None:
     """The one test with the real SmolLM2 generator, picked in the settings panel."""
     page = chat
     page.locator("#settings").get_by_text("Settings").click()
-    page.locator("#generator").get_by_text("llamacpp").click()
-    # The first question loads the model; the second measures time to first token.
-    ask(page, "Why are rare earths so critical to technology and defense industries?", timeout=180_000)
-    answer, timing = ask(page, click=page.locator("#suggestion-0"), timeout=180_000)
+    page.locator("#generator").get_by_test_id("llamacpp-radio-label").click()
+    # Picking the generator starts loading the model; the question then streams from it.
+    answer, timing = ask(page, click=page.locator("#suggestion-0"), timeout=240_000)
     log = timing["log"]
     assert len({e["len"] for e in log}) >= 3, f"not streamed token by token: {log}"
     first = next(e["t"] for e in log if e["len"] > 0)
