@@ -8,6 +8,7 @@ uploaded files safely before ingesting them.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import re
@@ -119,10 +120,9 @@ class AnswerService:
             return
 
         def load() -> None:
-            try:
+            # A failure here is reported by the question that needs the model.
+            with contextlib.suppress(Exception):
                 _ = self.variant(generator).chat_model
-            except Exception:  # the question that needs it will report the error
-                pass
 
         threading.Thread(target=load, name=f"load-{generator}", daemon=True).start()
 
