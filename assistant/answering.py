@@ -178,7 +178,7 @@ class AnswerChain:
             claims.append((
                 f"The sources differ on {found.topic}: one says “{found.first_amount}”, "
                 f"the other “{found.second_amount}”",
-                ids, True, 1.0,
+                ids, True, 1.0, "conflict",
             ))
             out.append((found.topic, ids[0], ids[1]))
         return out
@@ -212,7 +212,8 @@ def _render(claims: list[ClaimTuple], evidence: list[Span]) -> tuple[str, list[C
     citations: list[Citation] = []
     sentences: list[str] = []
     out: list[Claim] = []
-    for sentence, span_ids, supported, score in claims:
+    for sentence, span_ids, supported, score, *extra in claims:
+        kind = extra[0] if extra else "fact"
         ids = []
         for sid in span_ids:
             if sid not in numbering:
@@ -231,7 +232,7 @@ def _render(claims: list[ClaimTuple], evidence: list[Span]) -> tuple[str, list[C
             stop = "."
         # Markers go before the full stop so a sentence splitter keeps them together.
         sentences.append(body + "".join(f" [{n}]" for n in ids) + stop)
-        out.append(Claim(text=sentence, citation_ids=ids, supported=supported, score=round(score, 4)))
+        out.append(Claim(text=sentence, citation_ids=ids, supported=supported, score=round(score, 4), kind=kind))
     return " ".join(sentences), citations, out
 
 

@@ -14,7 +14,8 @@ from .citations import SupportJudge, parse_markers, strip_markers
 from .evidence import Span
 from .textutils import content_words
 
-ClaimTuple = tuple[str, list[int], bool, float]
+# (sentence, evidence indexes, supported, score[, kind])
+ClaimTuple = tuple
 
 # Refusals and talk about the sources themselves ("The citations highlight ...")
 # are not claims about the world; the model writes them when it has nothing to say.

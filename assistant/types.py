@@ -32,6 +32,7 @@ class Claim:
     citation_ids: list[int]
     supported: bool
     score: float
+    kind: str = "fact"  # "fact", or "conflict" for a note that two cited sources disagree
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
