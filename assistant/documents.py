@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .dates import find_dates
 from .errors import InputError
@@ -166,7 +167,7 @@ def parse_document(text: str, doc_id: str, path: str = "") -> Document:
         blocks.append(Block(kind, start, end, block_section))
     if not title:
         title = _fallback_title(text, blocks, doc_id)
-    metadata = {
+    metadata: dict[str, Any] = {
         "dates": [d.as_dict() for d in find_dates(text)],
         "suggested_questions": _go_deeper_questions(text, blocks),
     }
