@@ -146,6 +146,32 @@ def config(as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--gold", default="eval/gold.jsonl", show_default=True, help="Gold JSONL file.")
+@click.option("--corpus", default="seeds", show_default=True, help="Folder to index for the calibration.")
+@click.option("--out", default="eval/reports/calibration", show_default=True, help="Where the curve goes.")
+@_handle_errors
+def calibrate(gold: str, corpus: str, out: str) -> None:
+    """Choose ASSISTANT_ABSTAIN_THRESHOLD from a gold file; plot coverage vs precision."""
+    import tempfile
+    from pathlib import Path
+
+    from .calibration import calibrate as run_calibration
+    from .evaluation import load_gold
+
+    items = load_gold(gold)
+    with tempfile.TemporaryDirectory() as tmp:
+        assistant = _assistant(index_dir=Path(tmp), llm="extractive")
+        assistant.ingest([corpus])
+        result = run_calibration(assistant, items, Path(out))
+    chosen = result["chosen"]
+    click.echo(
+        f"threshold {chosen['threshold']:.2f}: coverage {chosen['coverage']:.3f}, precision "
+        f"{chosen['precision']:.3f}, abstention accuracy {chosen['abstention_accuracy']:.3f}, "
+        f"false abstention {chosen['false_abstention_rate']:.3f}; curve in {out}/abstention_curve.png"
+    )
+
+
+@main.command()
 @_handle_errors
 def documents() -> None:
     """List indexed documents."""

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         None, description="sentence-transformers folder; unset = packaged MiniLM."
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch",
+        "onnx",
         description="Encoder runtime: torch (sentence-transformers) or ONNX Runtime "
         "(exported locally from the same weights on first use; see bench/reports).",
     )
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     ollama_model: str = "smollm2:135m"
     api_token: SecretStr | None = Field(None, description="Token required on the API/UI.")
     abstain_threshold: float = Field(
-        0.42, ge=0.0, le=1.0, description="Minimum evidence score to answer."
+        0.43, ge=0.0, le=1.0, description="Minimum evidence score to answer (calibrated: assistant calibrate)."
     )
     max_question_chars: int = Field(2000, ge=10)
     max_file_bytes: int = Field(20_000_000, ge=1)
