@@ -71,7 +71,7 @@ class MiniLMEmbeddings(Embeddings):
         model_path: Path | None = None,
         batch_size: int = 32,
         cache_size: int = 4096,
-        backend: str = "torch",
+        backend: str = "onnx",
         onnx_cache_dir: Path | None = None,
     ):
         if backend not in BACKENDS:
@@ -195,6 +195,9 @@ class OnnxSentenceEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        # Idle pool threads sleep instead of spinning: on a shared 2-core machine
+        # spinning threads steal the CPU the other pool thread needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self.session.get_inputs()}
 
