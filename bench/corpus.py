@@ -81,7 +81,7 @@ def write_corpus(
         (folder / f"{doc_id}.md").write_text(text, encoding="utf-8")
         # Chunking every document twice costs ~1 ms a chunk; past the first few,
         # extrapolate (the ingest report gives the true count).
-        if docs < 5:
+        if docs < 5 or min_chunks <= 5000:
             per_doc = count_chunks(text, doc_id, chunk_tokens, chunk_overlap)
             chunks += per_doc
             estimate = chunks / (docs + 1)
