@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import shutil
 import threading
@@ -175,13 +176,18 @@ class Index:
     def _make_snapshot(self, manifest: Manifest) -> tuple[Manifest, LexicalIndex, frozenset[str]]:
         known = frozenset(cid for entry in manifest.documents.values() for cid in entry.chunk_ids)
         folder = self.settings.index_dir / "lexical"
-        lexical = LexicalIndex.load(folder, manifest.generation_key())
+        # Keyed by the exact chunk set, not only generation:count: a manifest
+        # checkpointed mid-ingest (then a crash, or a reader reloading it) has the
+        # old generation and often the same count, and must not pick up, or leave
+        # behind, a BM25 index of other texts (found by tests/reliability).
+        key = f"{manifest.generation_key()}:{_chunk_set_digest(known)}"
+        lexical = LexicalIndex.load(folder, key)
         if lexical is None:
             ids, texts = self._all_chunk_texts(known)
             lexical = LexicalIndex.build(ids, texts)
             if self.settings.chroma_url is None or folder.parent.exists():
                 folder.parent.mkdir(parents=True, exist_ok=True)
-                lexical.save(folder, manifest.generation_key())
+                lexical.save(folder, key)
         return manifest, lexical, known
 
     def _all_chunk_texts(self, known: frozenset[str]) -> tuple[list[str], list[str]]:
@@ -313,13 +319,6 @@ class Index:
             chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap)
             planned.append((doc, chunks))
             total_chunks += len(chunks)
-        # Bump the generation before the first write: a manifest checkpointed
-        # mid-ingest and left behind by a crash must not match the lexical index
-        # saved for the previous generation, or a re-ingest that finds nothing
-        # left to do keeps serving the old BM25 index (tests/reliability).
-        changing = bool(planned or report.removed)
-        if changing:
-            manifest.generation += 1
         done = 0
         # Chunk ids are content hashes, so a chunk id already in the manifest has
         # its vector in the store: an edited document re-embeds only what changed.
@@ -358,7 +357,8 @@ class Index:
             if len(planned) > 1 and time.monotonic() - last_save >= SAVE_EVERY_S:
                 self._manifest_store.save(manifest)
                 last_save = time.monotonic()
-        if changing or self._snapshot is None:
+        if report.added or report.updated or report.removed or self._snapshot is None:
+            manifest.generation += 1 if (report.added or report.updated or report.removed) else 0
             self._manifest_store.save(manifest)
             snapshot = self._make_snapshot(manifest)
             with self._lock:
@@ -459,6 +459,10 @@ class Index:
 
     def count_chunks(self) -> int:
         return len(self._load_snapshot()[2])
+
+
+def _chunk_set_digest(ids: frozenset[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
 
 
 def _is_within(path: Path, root: Path) -> bool:
