@@ -144,7 +144,11 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the encoder, the index and the chat model now rather than on the first question."""
         self.embeddings.warm_up()
-        self.index.manifest()
+        self.index.manifest()  # manifest + persisted BM25 index
+        # Opening Chroma (client, collection, HNSW segment) costs 1-3 s: pay it here,
+        # not in the first user's question.
+        if not self.index.is_empty():
+            self.index.dense_search(self.embeddings.embed_query("warm up"), 1)
         model = self.chat_model
         if model is not None and self.settings.llm == "llamacpp":
             model.invoke("Hi")
