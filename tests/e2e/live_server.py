@@ -156,7 +156,7 @@ def shared_server(wait: bool = True) -> LiveServer:
     server = _shared.get("seeds")
     if server is None or server.process.poll() is not None:
         # Short LLM answers keep the one real-model test quick on a busy CPU.
-        env = {"ASSISTANT_MAX_FILE_BYTES": "200000", "ASSISTANT_LLM_MAX_TOKENS": "64"}
+        env = {"ASSISTANT_MAX_FILE_BYTES": "200000", "ASSISTANT_LLM_MAX_TOKENS": "40"}
         server = start_server(env=env, wait=False)
         _shared["seeds"] = server
         atexit.register(server.stop)

