@@ -19,6 +19,7 @@ from .conflicts import find_conflicts
 from .errors import BackendError, InputError
 from .evidence import Span, choose_spans, rank_spans
 from .followups import suggest_follow_ups
+from .formats import page_for_offset
 from .prompts import render_prompt
 from .questions import condense_question, wants_latest
 from .safety import strip_injection
@@ -137,10 +138,12 @@ class AnswerChain:
                      metadata=metadata, timings=_rounded(timings))
 
     def _attach_dates(self, spans: list[Span]) -> None:
+        """Each span's source date, and its page for paged sources."""
         documents = self.index.manifest().documents
         for span in spans:
             entry = documents.get(span.doc_id)
             span.date = entry.metadata.get("newest_date") if entry else None
+            span.page = page_for_offset(entry.metadata, span.start) if entry else None
 
     def _corpus_newest(self) -> tuple[str, str] | None:
         """(iso, as written) of the newest date in any indexed document."""
@@ -222,7 +225,7 @@ def _render(claims: list[ClaimTuple], evidence: list[Span]) -> tuple[str, list[C
                 citations.append(Citation(
                     id=numbering[sid], source=span.doc_id, title=span.title, section=span.section,
                     snippet=span.text, start=span.start, end=span.end, score=round(span.score, 4),
-                    date=span.date,
+                    date=span.date, page=span.page,
                 ))
             ids.append(numbering[sid])
         body = sentence.rstrip()

@@ -65,6 +65,7 @@ class Span:
     previous: int | None = None  # index of the sentence before it in the same paragraph
     base_score: float = 0.0  # before the name and continuation boosts
     date: str | None = None
+    page: int | None = None
 
 
 def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from .chunking import Chunk, chunk_document
-from .documents import Document, iter_source_files, load_documents
+from .documents import SUPPORTED_SUFFIXES, Document, iter_source_files, load_documents
 from .embeddings import MiniLMEmbeddings
 from .errors import BackendError, IndexStateError, InputError
 from .lexical import LexicalIndex
-from .manifest import DocumentEntry, Manifest, ManifestFile
+from .manifest import ChromaManifestStore, DocumentEntry, Manifest, ManifestFile
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 64  # chunks per Chroma upsert
 ENCODE_WINDOW = 512  # chunks embedded per encoder call, across documents (see _vectors_ahead)
 SAVE_EVERY_S = 1.0  # manifest checkpoint interval during a long ingest
+CHROMA_RETRIES = 2
+CHROMA_BACKOFF_S = 0.3
 ProgressCallback = Callable[[int, int, str], None]
 
 
@@ -71,34 +74,61 @@ class ChunkHit:
 
 
 def open_chroma_client(settings: Settings):
-    """Embedded persistent client, or an HTTP client when ``chroma_url`` is set."""
+    """Embedded persistent client, or an HTTP client when ``chroma_url`` is set.
+
+    The HTTP client gets a timeout on every request (chromadb's default is
+    none, so a stalled server would hang a question forever), and the server
+    is probed first so a wrong URL fails in seconds with a clear message.
+
+    Raises:
+        BackendError: the server cannot be reached or rejects the token.
+    """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_url:
-        from urllib.parse import urlparse
+        import httpx
 
         url = urlparse(settings.chroma_url)
         headers = {}
         if settings.chroma_token:
             headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
-        try:
-            return chromadb.HttpClient(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                headers=headers,
-                settings=chroma_settings,
-            )
-        except Exception as exc:
-            raise BackendError(
-                f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}. Start it "
-                "(`chroma run --path DIR --host 127.0.0.1 --port N`) or unset ASSISTANT_CHROMA_URL."
-            ) from None
+        timeout = httpx.Timeout(settings.chroma_timeout_s, connect=min(5.0, settings.chroma_timeout_s))
+        base = settings.chroma_url.rstrip("/")
+        last: Exception | None = None
+        for attempt in range(CHROMA_RETRIES + 1):
+            try:
+                httpx.get(f"{base}/api/v2/heartbeat", headers=headers, timeout=timeout).raise_for_status()
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    headers=headers,
+                    settings=chroma_settings,
+                )
+                _set_http_timeout(client, timeout)
+                return client
+            except Exception as exc:
+                last = exc
+                if not _is_connection_error(exc) or attempt == CHROMA_RETRIES:
+                    break
+                time.sleep(CHROMA_BACKOFF_S * 2**attempt)
+        raise BackendError(
+            f"Cannot reach the Chroma server at ASSISTANT_CHROMA_URL={settings.chroma_url}: "
+            f"{type(last).__name__}: {last}. Start it (`chroma run --path DIR --host HOST --port N`), "
+            "fix the URL or ASSISTANT_CHROMA_TOKEN, or unset ASSISTANT_CHROMA_URL for the embedded store."
+        ) from None
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _set_http_timeout(client: Any, timeout: Any) -> None:
+    """Give chromadb's HTTP session (``timeout=None`` upstream) a real timeout."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is not None:
+        session.timeout = timeout
 
 
 class Index:
@@ -114,7 +144,13 @@ class Index:
         self.embeddings = embeddings
         self._client = client
         self._collection: Any = None
-        self._manifest_store = ManifestFile(settings.index_dir / "manifest.json")
+        # Server mode keeps the manifest in the server, so every replica shares it.
+        self._manifest_store: ManifestFile | ChromaManifestStore = (
+            ChromaManifestStore(self._manifest_collection, self._call_chroma)
+            if settings.chroma_url
+            else ManifestFile(settings.index_dir / "manifest.json")
+        )
+        self._manifest_col: Any = None
         self._snapshot: tuple[Manifest, LexicalIndex, frozenset[str]] | None = None
         self._lock = threading.RLock()
 
@@ -134,23 +170,41 @@ class Index:
                 )
         return self._collection
 
-    def _call_chroma(self, fn: Callable[[], Any], retries: int = 2) -> Any:
-        delay = 0.2
+    def _manifest_collection(self) -> Any:
+        if self._manifest_col is None:
+            _ = self.collection  # opens the client
+            name = ChromaManifestStore.collection_name(self.settings.collection)
+            self._manifest_col = self._call_chroma(
+                lambda: self._client.get_or_create_collection(name, embedding_function=None)
+            )
+        return self._manifest_col
+
+    def _call_chroma(self, fn: Callable[[], Any], retries: int | None = None) -> Any:
+        """Run one Chroma call; retry what is transient, then raise a ``BackendError``."""
+        retries = CHROMA_RETRIES if retries is None else retries
         for attempt in range(retries + 1):
             try:
                 return fn()
-            except (InputError, IndexStateError):
+            except (InputError, IndexStateError, BackendError):
                 raise
             except Exception as exc:
-                if attempt == retries or not _is_connection_error(exc):
-                    if _is_connection_error(exc):
-                        raise BackendError(
-                            f"Chroma at {self.settings.chroma_url or self.settings.index_dir} "
-                            f"failed: {exc}. Check that the server is running, then retry."
-                        ) from None
+                if not _is_connection_error(exc):
                     raise
-                time.sleep(delay)
-                delay *= 2
+                if attempt == retries:
+                    if self.settings.chroma_url:
+                        raise BackendError(
+                            f"The Chroma server at ASSISTANT_CHROMA_URL={self.settings.chroma_url} "
+                            f"failed after {attempt + 1} attempts: {type(exc).__name__}: {exc}. "
+                            "Check that it is running and reachable (`chroma run --path DIR --host "
+                            "HOST --port N`), then retry; or unset ASSISTANT_CHROMA_URL."
+                        ) from None
+                    raise BackendError(
+                        f"The embedded Chroma store in {self.settings.index_dir} failed: "
+                        f"{type(exc).__name__}: {exc}. Check the disk, then retry."
+                    ) from None
+                log.warning("Chroma call failed (%s: %s); retry %d/%d", type(exc).__name__, exc,
+                            attempt + 1, retries)
+                time.sleep(CHROMA_BACKOFF_S * 2**attempt)
         raise AssertionError("unreachable")
 
     def empty_manifest(self) -> Manifest:
@@ -165,6 +219,12 @@ class Index:
 
     def _load_snapshot(self) -> tuple[Manifest, LexicalIndex, frozenset[str]]:
         snapshot = self._snapshot
+        if snapshot is not None and self._manifest_store.is_newer_than(snapshot[0]):
+            # Another process (or replica) ingested: reload manifest and lexical index.
+            with self._lock:
+                if self._snapshot is snapshot:
+                    self._snapshot = None
+            snapshot = None
         if snapshot is None:
             with self._lock:
                 if self._snapshot is None:
@@ -235,7 +295,8 @@ class Index:
         docs, errors = load_documents(paths, self.settings.max_file_bytes)
         if not files and not errors:
             raise InputError(
-                f"No .txt or .md files found in {', '.join(map(str, paths))}; add documents or pass another folder."
+                f"No supported files ({', '.join(SUPPORTED_SUFFIXES)}) found in {', '.join(map(str, paths))}; "
+                "add documents or pass another folder."
             )
         report = IngestReport(errors=[{"path": p, "reason": r} for p, r in errors])
         with self._ingest_lock():
@@ -411,6 +472,7 @@ class Index:
         tmp = folder / f".{doc.id}.tmp"
         tmp.write_text(doc.text, encoding="utf-8")
         tmp.replace(folder / f"{doc.id}.txt")
+        self._manifest_store.save_text(doc.id, doc.text)  # server mode: for every replica
 
     # ----- reading -------------------------------------------------------------
     def document_text(self, doc_id: str) -> str:
@@ -424,6 +486,9 @@ class Index:
                 return candidate.read_text(encoding="utf-8-sig")
             except OSError:
                 continue
+        stored = self._manifest_store.load_text(doc_id)  # ingested by another machine
+        if stored is not None:
+            return stored
         raise IndexStateError(f"The text of {doc_id!r} is missing from {copy}; re-run ingest.")
 
     def dense_search(self, vector: list[float], n: int) -> list[ChunkHit]:
@@ -471,6 +536,14 @@ def _is_within(path: Path, root: Path) -> bool:
 
 
 def _is_connection_error(exc: Exception) -> bool:
+    """Transient failures worth a retry: network errors, timeouts, HTTP 5xx/429."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"TransportError", "TimeoutException", "ConnectionError", "TimeoutError",
+                "InternalError", "RemoteProtocolError"}:
+        return True
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int) and (status >= 500 or status == 429):
+        return True
     text = f"{type(exc).__name__} {exc}".lower()
     return any(
         marker in text

@@ -19,6 +19,7 @@ class Citation:
     end: int
     score: float
     date: str | None = None
+    page: int | None = None  # for paged sources (PDF)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

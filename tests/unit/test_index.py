@@ -62,7 +62,7 @@ def test_missing_path_and_empty_folder_leave_index_untouched(make_assistant, see
         assistant.ingest([tmp_path / "missing"])
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="No .txt or .md files"):
+    with pytest.raises(InputError, match="No supported files"):
         assistant.ingest([empty])
     assert assistant.index.count_chunks() == count
 
