@@ -23,7 +23,7 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
@@ -184,6 +184,10 @@ class EmptyCompletion(Exception):
     """The server answered 200 with no text at all."""
 
 
+class MalformedCompletion(Exception):
+    """The server answered 200 with something that is not a completion."""
+
+
 class _Failure:
     """What went wrong with one call, and whether trying again can help."""
 
@@ -206,6 +210,9 @@ def classify_failure(exc: BaseException) -> _Failure:
     detail = f"{type(exc).__name__}: {str(exc)[:300]}"
     if isinstance(exc, EmptyCompletion):
         return _Failure("empty", "the server returned an empty completion", True)
+    if isinstance(exc, MalformedCompletion):
+        return _Failure("malformed", "malformed response: no completion in the reply "
+                        "(is the URL an OpenAI-compatible API?)", True)
     if names & {"APITimeoutError", "TimeoutException", "TimeoutError", "ReadTimeout", "ConnectTimeout"}:
         return _Failure("timeout", "the request timed out", True)
     if names & {"APIConnectionError", "ConnectError", "ConnectionError", "RemoteProtocolError",
@@ -288,9 +295,11 @@ class ResilientChatModel(BaseChatModel):
         attempt = 0
         while True:
             produced = False
+            chunks = 0
             try:
                 call_kwargs = self._call_kwargs()
                 for chunk in self.inner._stream(messages, stop=stop, **call_kwargs, **kwargs):
+                    chunks += 1
                     text = _text(chunk.message)
                     if text:
                         produced = True
@@ -299,7 +308,9 @@ class ResilientChatModel(BaseChatModel):
                     yield chunk
                 if produced:
                     return
-                raise EmptyCompletion()
+                # A real server sends at least a role or finish chunk; none at all means
+                # the body was not an event stream (a proxy's HTML page, say).
+                raise EmptyCompletion() if chunks else MalformedCompletion()
             except BackendError:
                 raise
             except Exception as exc:
@@ -310,6 +321,9 @@ class ResilientChatModel(BaseChatModel):
                     if failure.kind == "empty":
                         log.warning("%s at %s returned an empty completion %d times", self.backend,
                                     self.endpoint, attempt + 1)
+                        # Empty text, not an error: the answering chain quotes the evidence.
+                        yield ChatGenerationChunk(message=AIMessageChunk(
+                            content="", response_metadata={"empty_completion": True}))
                         return
                     raise self._error(failure, attempt + 1) from None
                 self._pause(failure, attempt)

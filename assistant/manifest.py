@@ -1,17 +1,36 @@
 """The index manifest: which documents are indexed, with what model and chunk settings.
 
-Written atomically (temp file + rename) so a crash leaves the old or the new
-manifest, never half of one.
+Two stores, one interface (``load``, ``save``, ``is_newer_than``, ``save_text``,
+``load_text``):
+
+- ``ManifestFile`` (embedded mode): ``manifest.json`` in the index folder,
+  written atomically (temp file + rename) so a crash leaves the old or the new
+  manifest, never half of one.
+- ``ChromaManifestStore`` (server mode): records in a second collection of the
+  Chroma server, ``<collection>__manifest``, so every process and machine using
+  that server sees the same documents. One header record carries the
+  generation; one record per document carries its entry as JSON; one record per
+  document carries its full text (for the source viewer on any replica).
+
+A manifest's ``uid`` changes whenever an index is built from scratch and its
+``generation`` on every ingest that changed something; readers compare both
+to notice another process's ingest and reload.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SCHEMA_VERSION = 1
+# How often a reader in server mode asks the server whether the manifest changed.
+SERVER_CHECK_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -24,6 +43,10 @@ class DocumentEntry:
     metadata: dict = field(default_factory=dict)
 
 
+def _new_uid() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 @dataclass
 class Manifest:
     embedding_model: str
@@ -32,58 +55,204 @@ class Manifest:
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
     generation: int = 0
     schema: int = SCHEMA_VERSION
+    uid: str = field(default_factory=_new_uid)
 
     def settings_key(self) -> tuple:
         return (self.schema, self.embedding_model, self.chunk_tokens, self.chunk_overlap)
 
     def generation_key(self) -> str:
-        return f"{self.generation}:{len(self.documents)}"
+        # uid too: two indexes rebuilt to the same generation must not share a lexical cache.
+        return f"{self.uid}:{self.generation}:{len(self.documents)}"
 
-    def to_json(self) -> str:
-        data = {
+    def version(self) -> tuple[str, int]:
+        return (self.uid, self.generation)
+
+    def header(self) -> dict[str, Any]:
+        return {
             "schema": self.schema,
+            "uid": self.uid,
             "embedding_model": self.embedding_model,
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap": self.chunk_overlap,
             "generation": self.generation,
-            "documents": {k: vars(v) for k, v in sorted(self.documents.items())},
         }
+
+    def to_json(self) -> str:
+        data = self.header()
+        data["documents"] = {k: vars(v) for k, v in sorted(self.documents.items())}
         return json.dumps(data, indent=1, ensure_ascii=False)
+
+    @classmethod
+    def from_header(cls, data: dict[str, Any], documents: dict[str, DocumentEntry]) -> Manifest:
+        return cls(
+            embedding_model=data["embedding_model"],
+            chunk_tokens=int(data["chunk_tokens"]),
+            chunk_overlap=int(data["chunk_overlap"]),
+            documents=documents,
+            generation=int(data.get("generation", 0)),
+            schema=int(data.get("schema", SCHEMA_VERSION)),
+            # Manifests written before uids existed all share one, which is stable.
+            uid=str(data.get("uid") or "legacy"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         docs = {k: DocumentEntry(**v) for k, v in data.get("documents", {}).items()}
-        return cls(
-            embedding_model=data["embedding_model"],
-            chunk_tokens=int(data["chunk_tokens"]),
-            chunk_overlap=int(data["chunk_overlap"]),
-            documents=docs,
-            generation=int(data.get("generation", 0)),
-            schema=int(data.get("schema", SCHEMA_VERSION)),
-        )
+        return cls.from_header(data, docs)
 
 
 class ManifestFile:
-    """Manifest persisted as ``manifest.json`` in the index folder."""
+    """Manifest persisted as ``manifest.json`` in the index folder (embedded mode)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._version: tuple[str, int] | None = None
 
     def load(self) -> Manifest | None:
         try:
-            return Manifest.from_json(self.path.read_text(encoding="utf-8"))
+            st = self.path.stat()
+            manifest = Manifest.from_json(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
             # A corrupt manifest is treated as absent: the next ingest rebuilds.
             return None
+        self._stamp, self._version = (st.st_mtime_ns, st.st_size), manifest.version()
+        return manifest
 
     def save(self, manifest: Manifest) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
+        tmp = self.path.with_suffix(f".json.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(manifest.to_json())
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+
+    def is_newer_than(self, manifest: Manifest) -> bool:
+        """True when another ingest (any process) has changed the stored manifest.
+
+        A ``stat`` per call; the file is parsed again only when it changed.
+        """
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp and self.load() is None:
+            return False
+        return self._version is not None and self._version != manifest.version()
+
+    def save_text(self, doc_id: str, text: str) -> None:
+        """Texts live beside the manifest in ``documents/``; the index writes them."""
+
+    def load_text(self, doc_id: str) -> str | None:
+        return None
+
+
+class ChromaManifestStore:
+    """The manifest kept in the Chroma server, shared by every process that uses it.
+
+    Records of ``<collection>__manifest`` (1-d dummy embeddings; Chroma needs
+    one): ``__manifest__`` the header, ``doc:<id>`` an entry, ``text:<id>`` a
+    document's text. A save writes changed entries first and the header last,
+    so a reader that sees a new generation sees every entry it covers.
+    """
+
+    HEADER_ID = "__manifest__"
+
+    def __init__(
+        self,
+        collection: Callable[[], Any],
+        call: Callable[[Callable[[], Any]], Any],
+        check_interval_s: float = SERVER_CHECK_INTERVAL_S,
+    ) -> None:
+        self._collection = collection
+        self._call = call
+        self._check_interval_s = check_interval_s
+        self._saved: dict[str, str] = {}
+        self._version: tuple[str, int] | None = None
+        self._checked_at = float("-inf")
+
+    @staticmethod
+    def collection_name(collection: str) -> str:
+        return f"{collection}__manifest"
+
+    def load(self) -> Manifest | None:
+        col = self._collection()
+        got = self._call(lambda: col.get(where={"kind": {"$in": ["header", "entry"]}},
+                                         include=["documents", "metadatas"]))
+        header: dict[str, Any] | None = None
+        entries: dict[str, str] = {}
+        for rid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            if rid == self.HEADER_ID:
+                header = json.loads(text)
+            elif meta and meta.get("kind") == "entry":
+                entries[str(meta["doc_id"])] = text
+        if header is None:
+            return None
+        try:
+            docs = {k: DocumentEntry(**json.loads(v)) for k, v in entries.items()}
+            manifest = Manifest.from_header(header, docs)
+        except (ValueError, KeyError, TypeError):
+            return None  # treated as absent, like a corrupt manifest.json
+        self._saved = entries
+        self._version, self._checked_at = manifest.version(), time.monotonic()
+        return manifest
+
+    def save(self, manifest: Manifest) -> None:
+        col = self._collection()
+        entries = {k: json.dumps(vars(v), ensure_ascii=False, sort_keys=True)
+                   for k, v in manifest.documents.items()}
+        stored = self._call(lambda: col.get(where={"kind": "entry"}, include=["metadatas"]))
+        stored_ids = {str(m["doc_id"]) for m in stored["metadatas"] if m}
+        changed = sorted(k for k, v in entries.items() if self._saved.get(k) != v or k not in stored_ids)
+        removed = sorted(stored_ids - entries.keys())
+        for i in range(0, len(changed), 500):
+            batch = changed[i : i + 500]
+            self._call(lambda b=batch: col.upsert(
+                ids=[f"doc:{k}" for k in b],
+                embeddings=[[1.0]] * len(b),
+                documents=[entries[k] for k in b],
+                metadatas=[{"kind": "entry", "doc_id": k} for k in b],
+            ))
+        if removed:
+            ids = [f"doc:{k}" for k in removed] + [f"text:{k}" for k in removed]
+            self._call(lambda: col.delete(ids=ids))
+        header = manifest.header()
+        self._call(lambda: col.upsert(
+            ids=[self.HEADER_ID],
+            embeddings=[[1.0]],
+            documents=[json.dumps(header)],
+            metadatas=[{"kind": "header", "uid": manifest.uid, "generation": manifest.generation}],
+        ))
+        self._saved = entries
+        self._version, self._checked_at = manifest.version(), time.monotonic()
+
+    def is_newer_than(self, manifest: Manifest) -> bool:
+        """True when the server holds another generation; asks at most once a second."""
+        now = time.monotonic()
+        if now - self._checked_at >= self._check_interval_s:
+            col = self._collection()
+            got = self._call(lambda: col.get(ids=[self.HEADER_ID], include=["metadatas"]))
+            self._checked_at = now
+            if got["metadatas"]:
+                meta = got["metadatas"][0] or {}
+                self._version = (str(meta.get("uid")), int(meta.get("generation", 0)))
+            else:
+                self._version = None
+        return self._version is not None and self._version != manifest.version()
+
+    def save_text(self, doc_id: str, text: str) -> None:
+        col = self._collection()
+        self._call(lambda: col.upsert(
+            ids=[f"text:{doc_id}"], embeddings=[[1.0]], documents=[text],
+            metadatas=[{"kind": "text", "doc_id": doc_id}],
+        ))
+
+    def load_text(self, doc_id: str) -> str | None:
+        col = self._collection()
+        got = self._call(lambda: col.get(ids=[f"text:{doc_id}"], include=["documents"]))
+        return got["documents"][0] if got["documents"] else None
