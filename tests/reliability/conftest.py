@@ -109,7 +109,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited {self.proc.returncode}: {self.log()[-3000:]}")
             try:
-                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/api/health", timeout=2).status_code in (200, 401):  # 401: token on
                     return
             except httpx.HTTPError:
                 pass
