@@ -121,5 +121,12 @@ def describe_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "settings"
         var = f"ASSISTANT_{loc.upper()}" if loc != "settings" else "settings"
         value = err.get("input")
+        if isinstance(value, dict) or loc == "settings":
+            # A model-level error's input is every value read, API token and
+            # keys included: never echo it (found by tests/reliability).
+            parts.append(f"{err['msg']}")
+            continue
+        if any(word in loc.lower() for word in ("token", "key", "secret", "password")):
+            value = "****"
         parts.append(f"{var}={value!r}: {err['msg']}")
     return "Invalid setting: " + "; ".join(parts) + ". Fix the value or unset it to use the default."

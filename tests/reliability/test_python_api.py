@@ -209,3 +209,22 @@ def test_questions_during_an_ingest_are_answered_from_a_consistent_index(tmp_pat
            documents=f"2 seeds + 120 generated (60 edited, 20 deleted mid-run)",
            errors=errors[:5], seconds=round(time.perf_counter() - t0, 1))
     assert asked["n"] > 0 and errors == [] and final_errors == []
+
+
+def test_a_malformed_setting_never_echoes_secrets(monkeypatch):
+    """Found by these tests: a model-level settings error printed every value read, tokens included."""
+    from assistant.settings import load_settings
+
+    monkeypatch.setenv("ASSISTANT_API_TOKEN", "tok-should-stay-hidden")
+    monkeypatch.setenv("ASSISTANT_OPENAI_API_KEY", "sk-should-stay-hidden")
+    messages = []
+    for var, value in (("ASSISTANT_CHUNK_OVERLAP", "999"), ("ASSISTANT_K", "abc"), ("ASSISTANT_LLM", "nope")):
+        monkeypatch.setenv(var, value)
+        with pytest.raises(ConfigError) as err:
+            load_settings()
+        monkeypatch.delenv(var)
+        messages.append(str(err.value))
+    assert not any("hidden" in m for m in messages), messages
+    assert "ASSISTANT_K='abc'" in messages[1] and "chunk_overlap" in messages[0]
+    record("security", "secrets in settings error messages", checked=len(messages), leaks=0,
+           fixed="settings.describe_validation_error no longer echoes the whole input of a model-level error")
