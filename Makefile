@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup system-deps index run test test-unit lint bench bench-quick eval clean
+.PHONY: setup system-deps index run test test-unit lint bench bench-quick eval reliability reliability-report clean
 
 setup: $(STAMP) system-deps
 
@@ -49,6 +49,16 @@ bench-quick: setup
 
 eval: setup
 	$(BIN)/assistant eval
+
+# Faults, load, bad input and security (tests/reliability), then docs/reliability.md.
+# pip-audit is run from its own environment when present (pip install pip-audit).
+reliability: setup
+	$(BIN)/python -m pytest tests/reliability -q
+	$(MAKE) reliability-report
+
+reliability-report:
+	-$(BIN)/python -m tests.reliability.audit $$(command -v pip-audit || true)
+	$(BIN)/python -m tests.reliability.report
 
 clean:
 	rm -rf $(VENV) indexes/chroma indexes/lexical indexes/documents indexes/manifest.json
