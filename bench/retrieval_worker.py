@@ -182,7 +182,7 @@ def build_bulk(n: int, index_dir: Path, backend: str) -> dict:
     }
 
 
-def query(index_dir: Path, backend: str, rounds: int, k: int = 8) -> dict:
+def query(index_dir: Path, backend: str, rounds: int, k: int = 8, max_questions: int | None = None) -> dict:
     from assistant.index import Index
     from assistant.retrieval import HybridRetriever
     from assistant.settings import Settings
@@ -195,7 +195,7 @@ def query(index_dir: Path, backend: str, rounds: int, k: int = 8) -> dict:
     t0 = time.perf_counter()
     n_chunks = index.count_chunks()  # opens the manifest and loads the persisted BM25 index
     snapshot_s = time.perf_counter() - t0
-    qs = questions()
+    qs = questions()[:max_questions]
     t0 = time.perf_counter()
     vectors = {q: embeddings.embed_query(q) for q in qs}  # also fills the query cache
     encode_ms = (time.perf_counter() - t0) * 1000 / len(qs)

@@ -259,7 +259,7 @@ def bench_retrieval(cfg: dict, work: Path, default: str, ingest: dict) -> dict:
         if cfg.get("in_process"):  # --tiny: no fresh process (RSS is this process's)
             import retrieval_worker
 
-            got = retrieval_worker.query(index_dir, backend, cfg["rounds"])
+            got = retrieval_worker.query(index_dir, backend, cfg["rounds"], max_questions=10)
         else:
             got, _ = run_json([PYTHON, str(HERE / "retrieval_worker.py"), "query", str(index_dir),
                                "--backend", backend, "--rounds", str(cfg["rounds"])])
