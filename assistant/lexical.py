@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -62,10 +63,9 @@ class LexicalIndex:
                 self._retriever.save(str(tmp / "bm25"))
             (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": self.ids}))
             shutil.rmtree(folder, ignore_errors=True)
-            try:
+            # If another saver's folder landed first, ours is only a cache: drop it.
+            with contextlib.suppress(OSError):
                 tmp.rename(folder)
-            except OSError:
-                pass  # another saver's folder landed first; ours is only a cache, drop it
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

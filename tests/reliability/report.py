@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.reliability.conftest import RESULTS

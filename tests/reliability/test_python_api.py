@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.errors import AssistantError, ConfigError, InputError
+from assistant.errors import ConfigError, InputError
 from tests.conftest import SEEDS
 from tests.fakes import HashingEmbeddings
 from tests.reliability.conftest import record
@@ -133,7 +133,7 @@ def test_a_bad_file_replacing_a_good_one_keeps_the_indexed_version(tmp_path):
     assistant = _assistant(tmp_path / "index")
     assistant.ingest([folder])
     before = _state(assistant)
-    for broken in (b"", b"\xff\xfe\x00\x00garbage", "x".encode() * 30_000_000):
+    for broken in (b"", b"\xff\xfe\x00\x00garbage", b"x" * 30_000_000):
         (folder / "report.txt").write_bytes(broken)
         report = assistant.ingest([folder])
         assert report.errors and report.removed == [] and _state(assistant) == before
@@ -206,7 +206,7 @@ def test_questions_during_an_ingest_are_answered_from_a_consistent_index(tmp_pat
     assert not {f"doc{i:04d}" for i in range(100, 120)} & {d["id"] for d in writer.documents()}
     record("concurrency", "answering while another thread ingests",
            questions_answered=asked["n"], citations_checked=asked["citations"], ingest_rounds=3,
-           documents=f"2 seeds + 120 generated (60 edited, 20 deleted mid-run)",
+           documents="2 seeds + 120 generated (60 edited, 20 deleted mid-run)",
            errors=errors[:5], seconds=round(time.perf_counter() - t0, 1))
     assert asked["n"] > 0 and errors == [] and final_errors == []
 

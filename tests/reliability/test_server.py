@@ -7,7 +7,6 @@ B points ASSISTANT_LLM=openai at a closed port (backend fault).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import threading
