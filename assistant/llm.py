@@ -25,7 +25,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, PrivateAttr, SecretStr
 
 from .errors import BackendError, ConfigError
 from .settings import Settings
@@ -132,7 +132,7 @@ def _openai(settings: Settings) -> BaseChatModel:
     inner = ChatOpenAI(
         base_url=base_url,
         model=settings.openai_model or OPENAI_DEFAULT_MODEL,
-        api_key=key or "not-needed",  # local servers ignore the key; the client requires one
+        api_key=SecretStr(key or "not-needed"),  # local servers ignore it; the client needs one
         temperature=settings.llm_temperature,
         max_completion_tokens=settings.llm_max_tokens,
         timeout=_timeout(settings),

@@ -210,14 +210,17 @@ class ChromaManifestStore:
         stored_ids = {str(m["doc_id"]) for m in stored["metadatas"] if m}
         changed = sorted(k for k, v in entries.items() if self._saved.get(k) != v or k not in stored_ids)
         removed = sorted(stored_ids - entries.keys())
+        def upsert_entries(batch: list[str]) -> Any:
+            return col.upsert(
+                ids=[f"doc:{k}" for k in batch],
+                embeddings=[[1.0]] * len(batch),
+                documents=[entries[k] for k in batch],
+                metadatas=[{"kind": "entry", "doc_id": k} for k in batch],
+            )
+
         for i in range(0, len(changed), 500):
             batch = changed[i : i + 500]
-            self._call(lambda b=batch: col.upsert(
-                ids=[f"doc:{k}" for k in b],
-                embeddings=[[1.0]] * len(b),
-                documents=[entries[k] for k in b],
-                metadatas=[{"kind": "entry", "doc_id": k} for k in b],
-            ))
+            self._call(lambda: upsert_entries(batch))  # noqa: B023 (called at once)
         if removed:
             ids = [f"doc:{k}" for k in removed] + [f"text:{k}" for k in removed]
             self._call(lambda: col.delete(ids=ids))
