@@ -9,6 +9,7 @@ HTTP 500, a malformed body, an empty completion, a stall, an unknown model.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -53,6 +54,7 @@ class ServerProcess:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+        atexit.register(self.stop)  # even if pytest is interrupted before fixture teardown
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
