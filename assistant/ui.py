@@ -210,7 +210,9 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
         clear_btn.click(clear, None, cleared, api_visibility="private")
         chatbot.clear(clear, None, cleared, api_visibility="private")  # the chat's own trash icon
         generator.change(service.prepare, generator, None, api_visibility="private", queue=False)
-        upload_btn.click(upload, files, [upload_status, docs_list, files], api_visibility="private")
+        upload_btn.click(
+            upload, files, [upload_status, docs_list, files], api_visibility="private", show_progress_on=upload_status
+        )
         demo.load(lambda: _suggestion_updates(go_deeper(), "Go deeper"), None, [sugg_title, *sugg],
                   api_visibility="private")
 
