@@ -129,7 +129,7 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
 
     def upload(files: list[str] | None, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
         if not files:
-            return '<div class="upload-msg warn">Choose one or more .txt or .md files first.</div>', gr.skip(), gr.skip()
+            return '<div class="upload-msg warn">Choose one or more documents to upload first.</div>', gr.skip(), gr.skip()
         pairs = [(Path(f).name, Path(f)) for f in files]
         try:
             report = ingest_uploads(assistant, pairs, progress=lambda frac, desc: progress(frac, desc=desc))
