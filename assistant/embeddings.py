@@ -14,6 +14,7 @@ Two interchangeable backends compute the same vectors:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -160,10 +161,9 @@ class MiniLMEmbeddings(Embeddings):
                     self._cache.popitem(last=False)
         out = []
         for k in keys:
-            vec = self._cache.get(k)
-            if vec is None:  # evicted by a concurrent caller; recompute
-                vec = self.encode([texts[keys.index(k)]])[0]
-            out.append(vec)
+            cached = self._cache.get(k)
+            # None: evicted by a concurrent caller; recompute
+            out.append(cached if cached is not None else self.encode([texts[keys.index(k)]])[0])
         return out
 
 
@@ -183,11 +183,9 @@ class OnnxSentenceEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        max_len = 256
-        try:
+        max_len = 256  # MiniLM's, when the folder does not say
+        with contextlib.suppress(OSError, ValueError, KeyError):
             max_len = int(json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"])
-        except (OSError, ValueError, KeyError):
-            pass
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_len)
         self.tokenizer.no_padding()
