@@ -104,7 +104,7 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
                         yield out(transcript)
         except AssistantError as exc:
             transcript[-1] = {"role": "assistant", "content": render_error(str(exc))}
-            yield out(transcript)
+            yield out(transcript, sugg=_suggestion_updates(go_deeper(), "Go deeper"))
             return
         except Exception as exc:  # a bug must not leave the chat spinning
             log.exception("answering failed")
@@ -121,7 +121,10 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
         for source in {c.source for c in answer.citations}:
             with contextlib.suppress(AssistantError):
                 texts[source] = assistant.document_text(source)
-        follow = _suggestion_updates(answer.follow_ups, "Follow-up questions")
+        if answer.follow_ups:
+            follow = _suggestion_updates(answer.follow_ups, "Follow-up questions")
+        else:  # e.g. after an abstention: offer the corpus's own questions again
+            follow = _suggestion_updates(go_deeper(), "Go deeper")
         yield out(transcript, history, render_sources_panel(answer, texts), sugg=follow)
 
     def clear():

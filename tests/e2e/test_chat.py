@@ -134,6 +134,7 @@ def test_abstention_and_html_in_a_question_are_shown_as_text(chat, output_dir) -
     assert "Not in the documents" in answer.inner_text()
     assert answer.locator("a.cite-chip").count() == 0
     assert "do not answer" in page.locator("#sources").inner_text()
+    page.locator("#sugg-title", has_text="Go deeper").wait_for()  # something to try instead
     page.screenshot(path=str(output_dir / "desktop-abstained.png"), full_page=True)
     assert_no_xss(page)
 
