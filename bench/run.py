@@ -671,6 +671,14 @@ def merge_reports(paths: list[Path], out: Path) -> int:
     runs = []
     for path in paths:
         part = json.loads((path / "latest.json" if path.is_dir() else path).read_text())
+        if isinstance(part.get("ingest"), list):  # a partial.json: section results under section names
+            ingest, chosen, raw_base = part["ingest"]
+            part.update(ingest=ingest, raw_encode_chunks_per_s=raw_base,
+                        ingest_chunks_per_s=chosen["ingest_chunks_per_s"],
+                        ingest_vs_raw_encode_ratio=round(chosen["ingest_chunks_per_s"] / raw_base, 3),
+                        reingest_unchanged_vs_full_ratio=chosen["reingest_unchanged_vs_full_ratio"])
+        if part.get("langchain") and not part.get("langchain_naive"):
+            part["langchain_naive"] = part["langchain"]
         runs.append({"file": str(path), "mode": part["meta"]["mode"], "date": part["meta"]["date"],
                      "sections": [k for k in SECTIONS if part.get(k)], "load_avg_start": part["meta"]["load_avg_start"],
                      "load_avg_end": part["meta"].get("load_avg_end"), "wall_s": part["meta"].get("wall_s")})
