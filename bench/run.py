@@ -685,7 +685,9 @@ def merge_reports(paths: list[Path], out: Path) -> int:
         if merged["meta"] is None:
             merged["meta"] = dict(part["meta"])
         for key in SECTIONS + HEADLINE:
-            if part.get(key) is not None and merged.get(key) is None:
+            if key == "retrieval" and part.get(key):  # sizes may come from different runs
+                merged["retrieval"] = {**part[key], **(merged.get("retrieval") or {})}
+            elif part.get(key) is not None and merged.get(key) is None:
                 merged[key] = part[key]
         merged["errors"].update(part.get("errors") or {})
         merged["meta"].setdefault("section_s", {}).update(part["meta"].get("section_s", {}))
