@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from .assistant import Assistant
 from .errors import AssistantError, ConfigError, InputError
+from .ratelimit import RateLimitMiddleware
 from .types import Answer
 from .ui_auth import LOOPBACK, add_token_auth
 from .ui_service import GENERATORS, AnswerService, ingest_uploads
@@ -203,6 +204,9 @@ def create_app(assistant: Assistant | None = None, with_ui: bool = True) -> Fast
             footer_links=["api"],
             **ui_assets(),
         )
+    # Outermost: remote clients over their budget get a quick 429 (loopback is exempt),
+    # before auth, so token guessing on /login is limited too.
+    app.add_middleware(RateLimitMiddleware)
     return app
 
 
