@@ -466,7 +466,7 @@ def bench_langchain(cfg: dict, work: Path, backend: str, ingest: dict | None) ->
     if ingest is None:  # run apart from the ingest section: time ours on the same corpus here
         from assistant import Assistant
 
-        write_corpus(corpus, cfg["ingest_chunks"])
+        write_corpus(corpus, cfg.get("naive_chunks") or cfg["ingest_chunks"])
         assistant = Assistant(index_dir=work / "ours-for-naive", llm="extractive", embeddings=make_embeddings(backend))
         assistant.embeddings.warm_up()
         t0 = time.perf_counter()
@@ -578,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "reports", help="report folder")
     parser.add_argument("--only", default="", help="comma list of sections to run (ingest,retrieval,answer,...)")
     parser.add_argument("--keep", action="store_true", help="keep the temp work folder")
+    parser.add_argument("--no-llm", action="store_true", help="skip the local LLM rows (extractive only)")
+    parser.add_argument("--naive-chunks", type=int, default=None,
+                        help="corpus size for the naive-recipe section when run apart from ingest")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="combine the sections of several --only runs (their latest.json) into --out")
     parser.add_argument("--store-cache", type=Path, default=None,
@@ -588,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
         return merge_reports(ns.merge, ns.out)
     mode = "tiny" if ns.tiny else "quick" if ns.quick else "full"
     cfg = dict(MODES[mode], store_cache=ns.store_cache)
+    if ns.no_llm:
+        cfg["llm"] = False
+    cfg["naive_chunks"] = ns.naive_chunks
     only = {s for s in ns.only.split(",") if s}
     ns.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
