@@ -47,8 +47,9 @@ FINDINGS = [
     "would be safer.",
     "Open (server): a malformed JSON body is reported as field `1` ('1: JSON decode error').",
     "Open (server): `assistant/ratelimit.py` is written and tested but not yet added to `create_app`.",
-    "Measured: with the torch encoder and several processes on two cores, torch's default thread pool made "
-    "one MiniLM call ~13x slower (0.1 s -> 1.4 s); the subprocesses here run with OMP_NUM_THREADS=1.",
+    "Measured: with ASSISTANT_EMBEDDING_BACKEND=torch and several processes on two cores, torch's default "
+    "thread pool made one MiniLM call ~13x slower (0.1 s -> 1.4 s); the subprocesses here run with "
+    "OMP_NUM_THREADS=1 (the ONNX backend, now the default, is not affected the same way).",
 ]
 
 
