@@ -6,11 +6,14 @@ import contextlib
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 from .textutils import content_words
+
+STALE_TMP_S = 600  # a save takes seconds; older temp folders are leftovers of a crash
 
 
 def tokenize(text: str) -> list[str]:
@@ -68,6 +71,11 @@ class LexicalIndex:
                 tmp.rename(folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        # Temp folders of saves killed mid-write (kill -9) would pile up: drop old ones.
+        for stale in folder.parent.glob(folder.name + ".tmp*"):
+            with contextlib.suppress(OSError):
+                if time.time() - stale.stat().st_mtime > STALE_TMP_S:
+                    shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, generation: str) -> LexicalIndex | None:

@@ -100,3 +100,18 @@ def test_crash_mid_update_then_reingest_replaces_every_document(tmp_path, monkey
     assert len(report.updated) == 3 and len(report.skipped) == 3  # the three recorded before the crash
     for doc in after.documents():
         assert "zebrawood" in after.document_text(doc["id"])
+
+
+def test_temp_folders_of_a_killed_bm25_save_are_cleaned_up(tmp_path):
+    import os
+    import time
+
+    from assistant.lexical import STALE_TMP_S, LexicalIndex
+
+    dead, live = tmp_path / "lexical.tmp-dead", tmp_path / "lexical.tmp-live"
+    dead.mkdir()
+    live.mkdir()  # another saver, still writing
+    os.utime(dead, (time.time() - STALE_TMP_S - 60,) * 2)
+    LexicalIndex.build(["a"], ["rare earth magnets"]).save(tmp_path / "lexical", "1:1")
+    assert not dead.exists() and live.exists()
+    assert LexicalIndex.load(tmp_path / "lexical", "1:1").search("magnets", 1)[0][0] == "a"
