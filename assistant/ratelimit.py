@@ -1,7 +1,6 @@
 """A small per-client rate limiter for the HTTP API (pure ASGI middleware, token buckets).
 
-Each client (its IP address, or the hash of its bearer token when it sends
-one) gets a bucket of ``burst`` requests that refills at ``rate_per_s``. A
+Each client (its IP address) gets a bucket of ``burst`` requests that refills at ``rate_per_s``. A
 request that finds the bucket empty gets an immediate ``429`` with a
 ``Retry-After`` header instead of queueing behind the (serialised) model, so
 one noisy client cannot starve the others and nobody waits into a timeout.
@@ -9,14 +8,14 @@ one noisy client cannot starve the others and nobody waits into a timeout.
 Loopback clients are exempt by default: on 127.0.0.1 the only client is the
 user's own browser or scripts (and the load tests). When the server is
 exposed (``--host 0.0.0.0`` with ``ASSISTANT_API_TOKEN``) remote clients are
-limited. Usage, in ``server.create_app``::
+limited. Usage, in ``server.create_app``, after ``add_token_auth`` so the limiter
+is the outermost middleware and token guessing is limited too::
 
     app.add_middleware(RateLimitMiddleware)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
@@ -74,13 +73,12 @@ class TokenBucketLimiter:
 
 
 def client_key(scope: dict[str, Any]) -> str:
-    """Who is asking: a bearer token's hash if one is sent (clients behind one NAT differ), else the IP."""
-    for name, value in scope.get("headers") or []:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                # Never keep the secret itself in memory longer than needed.
-                return "token:" + hashlib.sha256(token.strip().encode()).hexdigest()[:16]
+    """Who is asking: the client's IP address.
+
+    Not the bearer token: someone guessing tokens would get a fresh bucket
+    with every guess. (Behind a reverse proxy every client shares the proxy's
+    address; run the limiter in the proxy there instead.)
+    """
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
 

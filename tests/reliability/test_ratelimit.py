@@ -42,11 +42,10 @@ def test_memory_is_bounded_and_bad_parameters_are_refused():
         TokenBucketLimiter(rate_per_s=0)
 
 
-def test_client_key_prefers_a_bearer_token_hash_and_never_keeps_the_token():
-    scope = {"client": ("203.0.113.9", 5000), "headers": [(b"authorization", b"Bearer s3cret-token")]}
-    key = client_key(scope)
-    assert key.startswith("token:") and "s3cret" not in key
-    assert client_key({"client": ("203.0.113.9", 5000), "headers": []}) == "ip:203.0.113.9"
+def test_client_key_is_the_address_so_guessing_tokens_does_not_reset_the_bucket():
+    guesses = [{"client": ("203.0.113.9", 5000 + i), "headers": [(b"authorization", f"Bearer guess{i}".encode())]}
+               for i in range(3)]
+    assert {client_key(scope) for scope in guesses} == {"ip:203.0.113.9"}
 
 
 @pytest.fixture
@@ -80,3 +79,16 @@ def test_middleware_returns_429_quickly_to_a_noisy_remote_client_only(app):
     record("security", "per-client rate limit (assistant/ratelimit.py)", burst=3, rate_per_s=1.0,
            statuses_for_6_quick_requests=codes, slowest_response_s=round(slowest, 3),
            other_client_unaffected=True, loopback_exempt=True)
+
+
+def test_added_after_token_auth_it_limits_token_guessing(make_assistant, seeds_copy):
+    from assistant.server import create_app
+
+    assistant = make_assistant(api_token="the-real-token")
+    assistant.ingest([seeds_copy])
+    app = create_app(assistant, with_ui=False)
+    app.add_middleware(RateLimitMiddleware, rate_per_s=0.5, burst=3)  # the one line for server.py
+    guesser = TestClient(app, client=("203.0.113.66", 40000))
+    codes = [guesser.get("/api/health", headers={"Authorization": f"Bearer guess-{i}"}).status_code for i in range(6)]
+    assert codes == [401, 401, 401, 429, 429, 429]
+    record("security", "token guessing from one address", statuses=codes, burst=3)
