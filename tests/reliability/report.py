@@ -76,6 +76,16 @@ def render(results: dict) -> str:
                      f"after re-ingest {kills['state']['orphans_in_chroma']} orphan and "
                      f"{kills['state']['duplicate_spans_in_chroma']} duplicate chunks, "
                      f"{len(kills['state'].get('unanswerable', []))} documents not found by search.")
+    faults = results.get("faults", {})
+    for name, data in faults.items():
+        lines.append(f"- **Fault survived**: {name}: HTTP {data.get('status')} in {data.get('seconds')} s, "
+                     f"server still healthy: {data.get('server_still_healthy')}.")
+    conc = results.get("concurrency", {})
+    if conc:
+        answered = sum(int(v.get("questions_answered", 0)) for v in conc.values())
+        errs = sum(len(v.get("errors", [])) for v in conc.values())
+        lines.append(f"- **Answering while ingesting**: {answered} questions answered during ingests "
+                     f"(another thread, another process), {errs} errors or inexact citations.")
     n_bad = sum(len(v.get("tried", [])) for v in bad.values())
     lines.append(f"- **Bad inputs tried**: {n_bad} across the CLI, Python API, HTTP API and uploads, plus hypothesis fuzzing.")
     lines.append(f"- **Anything lost**: {lost} indexed chunks lost.")

@@ -29,7 +29,9 @@ def test_cli_refuses_bad_input_clearly_and_keeps_the_index(tmp_path):
     for name, kind in kinds.items():
         line = next((ln for ln in out.stderr.splitlines() if ln.startswith("refused") and name in ln), None)
         assert line, (name, out.stderr[-2000:])
-        tried.append({"surface": "cli", "input": f"ingest: {kind}", "outcome": line[:120]})
+        reason = line.split(f"{name}: ", 1)[-1]
+        reason = reason.split(f"{name}: ", 1)[-1]  # the reason may name the file again
+        tried.append({"surface": "cli", "input": f"ingest: {kind}", "outcome": f"refused {name}: {reason}"[:120]})
     assert "added 1" in out.stdout
 
     cases = [
@@ -49,7 +51,8 @@ def test_cli_refuses_bad_input_clearly_and_keeps_the_index(tmp_path):
     for label, args, extra in cases:
         res = cli(args, {**env, **extra}, timeout=300)
         message = (res.stderr.strip().splitlines() or [""])[-1]
-        tried.append({"surface": "cli", "input": label, "outcome": f"exit {res.returncode}: {message[:110]}"})
+        shown = message.replace(str(tmp_path), "<tmp>")
+        tried.append({"surface": "cli", "input": label, "outcome": f"exit {res.returncode}: {shown[:120]}"})
         assert res.returncode == 2, (label, res.returncode, res.stderr[-1500:])
         assert message.startswith("error:") and "Traceback" not in res.stderr, (label, res.stderr[-1500:])
 

@@ -102,7 +102,8 @@ def test_bad_questions_and_files_through_the_python_api_lose_nothing(tmp_path):
     refused = {Path(e["path"]).name: e["reason"] for e in report.errors}
     for name, kind in kinds.items():
         assert name in refused, (name, refused)
-        tried.append({"surface": "python", "input": f"file: {kind}", "outcome": f"refused: {refused[name][:90]}"})
+        reason = refused[name].replace(str(bad) + "/", "")
+        tried.append({"surface": "python", "input": f"file: {kind}", "outcome": f"refused: {reason[:110]}"})
     assert sorted(report.added) == ["good", "page"]
     # HTML in a document is kept as plain text, exactly as written.
     assert "<script>alert('doc')</script>" in assistant.document_text("page")
@@ -112,11 +113,12 @@ def test_bad_questions_and_files_through_the_python_api_lose_nothing(tmp_path):
                         [[str(bad / ".." / "bad" / ".." / ".." / "nowhere")], "path traversal to a missing folder"]):
         with pytest.raises(InputError) as err:
             assistant.ingest(paths)
-        tried.append({"surface": "python", "input": f"ingest: {what}", "outcome": f"InputError: {str(err.value)[:90]}"})
+        shown = str(err.value).replace(str(tmp_path), "<tmp>")
+        tried.append({"surface": "python", "input": f"ingest: {what}", "outcome": f"InputError: {shown[:110]}"})
     for bad_setting in ({"k": "abc"}, {"chunk_overlap": 500, "chunk_tokens": 100}, {"llm": "gpt-17"}):
         with pytest.raises(ConfigError) as err:
             Assistant(index_dir=tmp_path / "index", embeddings=HashingEmbeddings(), **bad_setting)
-        tried.append({"surface": "python", "input": f"setting {bad_setting}", "outcome": f"ConfigError: {str(err.value)[:90]}"})
+        tried.append({"surface": "python", "input": f"setting {bad_setting}", "outcome": f"ConfigError: {str(err.value).replace(str(tmp_path), '<tmp>')[:110]}"})
 
     after = _state(assistant)
     lost = {d: n for d, n in before.items() if after.get(d) != n}

@@ -156,8 +156,17 @@ def test_bad_input_over_http_gets_clear_errors_and_loses_nothing(servers, tmp_pa
         assert response.status_code in statuses, (label, response.status_code, response.text[:300])
         assert response.headers["content-type"].startswith("application/json"), label
         body = response.json()
-        tried.append({"surface": "http", "input": label,
-                      "outcome": f"{response.status_code} " + (body.get("error", "")[:90] if isinstance(body, dict) else "")})
+        detail = ""
+        if isinstance(body, dict):
+            if body.get("error"):
+                detail = body["error"]
+            elif "abstained" in body:
+                detail = "abstained" if body["abstained"] else f"answered with {len(body['citations'])} exact citations"
+            elif body.get("errors"):
+                detail = "refused: " + body["errors"][0]["reason"]
+            elif "text" in body:
+                detail = "not found"
+        tried.append({"surface": "http", "input": label, "outcome": f"{response.status_code} {detail[:110]}"})
         return body
 
     for label, payload in [("empty question", {"question": ""}), ("whitespace question", {"question": " \n\t "}),
