@@ -49,6 +49,7 @@ class Assistant:
         self._chat_model_loaded = chat_model is not None
         self.index = Index(self.settings, self.embeddings, client=chroma_client)
         self._lock = threading.Lock()
+        self._other_models: dict[str, Any] = {}
 
     # ----- lazily built parts ---------------------------------------------------
     @property
@@ -71,19 +72,28 @@ class Assistant:
             mode=mode or self.settings.retrieval,
         )
 
+    def chat_model_for(self, generator: str | None) -> Any:
+        """The chat model of ``generator`` (None = the configured one), built once and kept."""
+        if not generator or generator == self.settings.llm:
+            return self.chat_model
+        if generator == "extractive":
+            return None
+        with self._lock:
+            if generator not in self._other_models:
+                from .llm import get_chat_model
+
+                self._other_models[generator] = get_chat_model(self.settings.model_copy(update={"llm": generator}))
+            return self._other_models[generator]
+
     def _chain(self, generator: str | None = None) -> AnswerChain:
         settings = self.settings
-        chat_model = self.chat_model
         if generator and generator != settings.llm:
             settings = settings.model_copy(update={"llm": generator})
-            from .llm import get_chat_model
-
-            chat_model = get_chat_model(settings) if generator != "extractive" else None
         return AnswerChain(
             settings,
             self.as_retriever(),
             self.embeddings,
-            chat_model,
+            self.chat_model_for(generator),
             self.index,
             SupportJudge(self.embeddings),
         )
@@ -95,19 +105,27 @@ class Assistant:
             paths = [paths]
         return self.index.ingest(paths, progress=progress)
 
-    def ask(self, question: str, k: int | None = None, history: list | None = None) -> Answer:
-        """Answer ``question`` with citations; ``answer.abstained`` when the documents lack it."""
+    def ask(
+        self, question: str, k: int | None = None, history: list | None = None, generator: str | None = None
+    ) -> Answer:
+        """Answer ``question`` with citations; ``answer.abstained`` when the documents lack it.
+
+        Args:
+            generator: override ``settings.llm`` for this question ("extractive", "llamacpp", ...).
+        """
         final = None
-        for event in self.stream(question, k=k, history=history):
+        for event in self.stream(question, k=k, history=history, generator=generator):
             if isinstance(event, Answer):
                 final = event
         assert final is not None
         return final
 
-    def stream(self, question: str, k: int | None = None, history: list | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, k: int | None = None, history: list | None = None, generator: str | None = None
+    ) -> Iterator[str | Answer]:
         """Yield answer text as it is generated, then the final ``Answer``."""
         self._require_index()
-        yield from self._chain().stream(question, k=k, history=history)
+        yield from self._chain(generator).stream(question, k=k, history=history)
 
     def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
         """Retrieved chunks with their sources and scores (for tools and MCP)."""

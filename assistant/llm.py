@@ -85,7 +85,7 @@ def get_chat_model(settings: Settings, **overrides: Any) -> BaseChatModel | None
 
 
 def _llamacpp(settings: Settings) -> BaseChatModel:
-    from langchain_community.chat_models import ChatLlamaCpp
+    from .llamacpp_chat import LlamaCppChatModel
 
     path = settings.llm_model_path or packaged_gguf_path()
     if not Path(path).is_file():
@@ -93,17 +93,15 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
             f"ASSISTANT_LLM_MODEL_PATH={str(path)!r} is not a file; point it at a .gguf model "
             "or unset it to use the packaged SmolLM2-135M."
         )
-    return ChatLlamaCpp(
+    return LlamaCppChatModel(
         model_path=str(path),
         n_ctx=2048,
-        n_threads=2,
+        n_threads=settings.llm_threads,
         n_batch=256,
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         repeat_penalty=REPEAT_PENALTY,
         seed=0,
-        verbose=False,
-        streaming=True,
     )
 
 

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         None, description="GGUF file for llamacpp; unset = packaged SmolLM2-135M."
     )
     llm_max_tokens: int = Field(160, ge=8, le=4096)
+    llm_threads: int = Field(
+        2, ge=1, le=64, description="CPU threads of the local llama.cpp model (1 is faster on a busy machine)."
+    )
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_timeout_s: float = Field(60.0, gt=0)
     llm_retries: int = Field(2, ge=0, le=10)

@@ -9,8 +9,6 @@ uploaded files safely before ingesting them.
 from __future__ import annotations
 
 import contextlib
-import copy
-import inspect
 import re
 import shutil
 import tempfile
@@ -52,8 +50,6 @@ class AnswerService:
         self.assistant = assistant
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
-        self._variants: dict[str, Assistant] = {}
-        self._variants_lock = threading.Lock()
 
     def check_question(self, question: object) -> str:
         return validate_question(question, self.assistant.settings.max_question_chars)
@@ -88,31 +84,7 @@ class AnswerService:
         return final
 
     def _events(self, question: str, k: int | None, history: list, generator: str | None) -> Iterator[str | Answer]:
-        assistant = self.assistant
-        if not generator or generator == assistant.settings.llm:
-            yield from assistant.stream(question, k=k, history=history)
-            return
-        if "generator" in inspect.signature(assistant.stream).parameters:
-            yield from assistant.stream(question, k=k, history=history, generator=generator)  # type: ignore[call-arg]
-            return
-        yield from self.variant(generator).stream(question, k=k, history=history)
-
-    def variant(self, generator: str) -> Assistant:
-        """The assistant with another generator, sharing index and encoder, its model loaded once.
-
-        The core has no per-question generator yet; a shallow copy with its own
-        settings and lazily loaded chat model gives one without reloading the
-        model for every question.
-        """
-        with self._variants_lock:
-            variant = self._variants.get(generator)
-            if variant is None:
-                variant = copy.copy(self.assistant)
-                variant.settings = self.assistant.settings.model_copy(update={"llm": generator})
-                variant._chat_model, variant._chat_model_loaded = None, False
-                variant._lock = threading.Lock()
-                self._variants[generator] = variant
-        return variant
+        yield from self.assistant.stream(question, k=k, history=history, generator=generator)
 
     def prepare(self, generator: str | None) -> None:
         """Load a generator's model in the background (the chat calls this when it is picked)."""
@@ -122,7 +94,7 @@ class AnswerService:
         def load() -> None:
             # A failure here is reported by the question that needs the model.
             with contextlib.suppress(Exception):
-                _ = self.variant(generator).chat_model
+                self.assistant.chat_model_for(generator)
 
         threading.Thread(target=load, name=f"load-{generator}", daemon=True).start()
 
