@@ -187,6 +187,10 @@ def create_app(assistant: Assistant | None = None, with_ui: bool = True) -> Fast
                 pairs.append((item.filename or "upload", path))
             return ingest_uploads(assistant, pairs).to_dict()
 
+    # OpenAI-compatible chat completions (/v1), also before the '/' mount shadows it.
+    from .openai_api import router as openai_router
+
+    app.include_router(openai_router)
     # Before mounting the chat at '/', which would shadow the login route.
     token = assistant.settings.api_token
     if token is not None and token.get_secret_value():

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 COOKIE = "assistant_session"
 LOGIN_PATH = "/login"
-_API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
+_API_PREFIXES = ("/api/", "/v1/", "/docs", "/redoc", "/openapi.json")
 
 
 def _session_value(token: str) -> str:
