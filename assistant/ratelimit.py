@@ -25,8 +25,9 @@ from collections.abc import Callable
 from typing import Any
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-#: Paths the limit applies to: the API and the chat's own endpoints; static assets are free.
-LIMITED_PREFIXES = ("/api/", "/gradio_api/", "/login")
+#: Paths the limit applies to: the JSON API, the OpenAI-compatible /v1 routes, the chat's own
+#: endpoints and the login form; static assets and docs are free.
+LIMITED_PREFIXES = ("/api/", "/v1/", "/gradio_api/", "/login")
 
 
 class TokenBucketLimiter:

@@ -46,7 +46,8 @@ FINDINGS = [
     "by `GET /api/documents/{id}`; with a token only token holders can do it, but an allow-list of roots "
     "would be safer.",
     "Open (server): a malformed JSON body is reported as field `1` ('1: JSON decode error').",
-    "Open (server): `assistant/ratelimit.py` is written and tested but not yet added to `create_app`.",
+    "Done: `assistant/ratelimit.py` (per-address token buckets, 429 + Retry-After, loopback exempt) is the "
+    "outermost middleware of `create_app`; it covers /api/, /v1/, /gradio_api/ and /login.",
     "Measured: with ASSISTANT_EMBEDDING_BACKEND=torch and several processes on two cores, torch's default "
     "thread pool made one MiniLM call ~13x slower (0.1 s -> 1.4 s); the subprocesses here run with "
     "OMP_NUM_THREADS=1 (the ONNX backend, now the default, is not affected the same way).",

@@ -76,6 +76,7 @@ def test_middleware_returns_429_quickly_to_a_noisy_remote_client_only(app):
     assert quiet.get("/api/health").status_code == 200  # per client
     assert all(local.get("/api/health").status_code == 200 for _ in range(10))  # loopback exempt
     assert noisy.get("/openapi.json").status_code == 200  # docs and assets are not limited
+    assert noisy.get("/v1/models").status_code == 429  # the OpenAI-compatible routes are
     record("security", "per-client rate limit (assistant/ratelimit.py)", burst=3, rate_per_s=1.0,
            statuses_for_6_quick_requests=codes, slowest_response_s=round(slowest, 3),
            other_client_unaffected=True, loopback_exempt=True)
