@@ -162,7 +162,7 @@ def run_eval(
 ) -> dict[str, Any]:
     """Evaluate every configuration on the gold items; the first one is the headline.
 
-    ``llm_threads`` sets the local llama.cpp model's CPU threads after it loads.
+    ``llm_threads`` sets ``Settings.llm_threads`` (the local llama.cpp model's CPU threads).
     It changes speed, not answers; on a busy machine one thread is several
     times faster than two that wait on each other.
 
@@ -214,24 +214,15 @@ def _index_dir(cache: Path, settings: Any, corpus: list[Path]) -> Path:
     return cache / f"index-{settings.chunk_tokens}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
-def _set_llm_threads(chat_model: Any, threads: int) -> bool:
-    """Re-thread a loaded llama.cpp model in place; False when it is not one."""
-    client = getattr(chat_model, "client", None)
-    ctx = getattr(getattr(client, "_ctx", None), "ctx", None)
-    if ctx is None:
-        return False
-    import llama_cpp
-
-    llama_cpp.llama_set_n_threads(ctx, threads, threads)
-    return True
-
-
 def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_threads=None) -> dict[str, Any]:
     from .assistant import Assistant
     from .citations import SupportJudge
     from .settings import load_settings
 
-    settings = load_settings(**config.overrides)
+    overrides = dict(config.overrides)
+    if llm_threads is not None:
+        overrides.setdefault("llm_threads", llm_threads)
+    settings = load_settings(**overrides)
     settings = settings.model_copy(update={"index_dir": _index_dir(cache, settings, corpus)})
     assistant = Assistant(settings, embeddings=embeddings, chat_model=chat_models.get(settings.llm))
     t0 = time.perf_counter()
@@ -239,7 +230,6 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_
     if report.errors:
         say(f"[{config.name}] refused: " + "; ".join(f"{e['path']}: {e['reason']}" for e in report.errors))
     say(f"[{config.name}] index {settings.index_dir}: {report.summary()}")
-    threaded = llm_threads is not None and _set_llm_threads(assistant.chat_model, llm_threads)
     assistant.warm_up()  # model loading is not answer latency
     chat_models.setdefault(settings.llm, assistant.chat_model)
     judge = SupportJudge(embeddings)
@@ -253,7 +243,7 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_
     return {
         "name": config.name,
         "config": {"name": config.name, "overrides": dict(config.overrides), "settings": shown,
-                   "index_dir": str(settings.index_dir), "llm_threads": llm_threads if threaded else None},
+                   "index_dir": str(settings.index_dir), "llm_threads": getattr(settings, "llm_threads", None)},
         "metrics": aggregate(run_items, items, wall_s=time.perf_counter() - t0),
         "items": run_items,
     }
