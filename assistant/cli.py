@@ -70,7 +70,8 @@ def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
     if report.rebuilt:
         click.echo(f"note: {report.rebuilt}", err=True)
     for err in report.errors:
-        click.echo(f"refused {err['path']}: {err['reason']}", err=True)
+        reason = err["reason"]
+        click.echo(f"refused: {reason}" if reason.startswith(err["path"]) else f"refused {err['path']}: {reason}", err=True)
     if not quiet:
         click.echo(f"Ingested into {assistant.settings.index_dir}: {report.summary()}")
 

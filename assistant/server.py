@@ -80,6 +80,8 @@ def create_app(assistant: Assistant | None = None, with_ui: bool = True) -> Fast
         errors = exc.errors()
         first = errors[0] if errors else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        if first.get("type") == "json_invalid":
+            loc = []  # the location is a character offset into the body, not a field
         field = ".".join(loc) or "body"
         message = f"{field}: {first.get('msg', 'invalid value')}"
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
@@ -166,7 +168,18 @@ def create_app(assistant: Assistant | None = None, with_ui: bool = True) -> Fast
 
     @app.post("/api/ingest", tags=["documents"])
     def ingest(req: IngestRequest) -> dict[str, Any]:
-        """Index files or folders that are on the server; returns the ingest report."""
+        """Index files or folders that are on the server; returns the ingest report.
+
+        Only paths inside the server's working folder are accepted, so an API
+        client cannot make the server read (and then serve) arbitrary files.
+        """
+        root = Path.cwd().resolve()
+        for raw in req.paths:
+            resolved = Path(raw).resolve()
+            if resolved != root and root not in resolved.parents:
+                raise _FieldError(
+                    "paths", f"{raw!r} is outside the server's folder {root}; copy it there or use /api/upload.", 403
+                )
         return assistant.ingest(req.paths).to_dict()
 
     @app.post("/api/upload", tags=["documents"])

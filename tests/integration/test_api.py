@@ -149,7 +149,10 @@ def test_ingest_errors_are_4xx_with_a_message(client: httpx.Client) -> None:
     res = client.post("/api/ingest", json={"paths": []})
     assert res.status_code == 422 and res.json()["field"] == "paths"
     res = client.post("/api/ingest", json={"paths": ["/no/such/folder"]})
-    assert res.status_code == 400 and "/no/such/folder" in res.json()["error"]
+    assert res.status_code == 403 and "/no/such/folder" in res.json()["error"]
+    assert res.json()["field"] == "paths"
+    res = client.post("/api/ingest", json={"paths": ["seeds/missing-folder"]})
+    assert res.status_code == 400 and "missing-folder" in res.json()["error"]
 
 
 def test_openapi_docs(client: httpx.Client) -> None:

@@ -42,10 +42,9 @@ FINDINGS = [
     "Fixed: a malformed setting checked across fields (e.g. ASSISTANT_CHUNK_OVERLAP=999) printed every "
     "value read, ASSISTANT_API_TOKEN and the OpenAI key included, in the error on stderr and in logs "
     "(`settings.describe_validation_error`).",
-    "Open (server): `POST /api/ingest` indexes any path the server can read, and the text is then served "
-    "by `GET /api/documents/{id}`; with a token only token holders can do it, but an allow-list of roots "
-    "would be safer.",
-    "Open (server): a malformed JSON body is reported as field `1` ('1: JSON decode error').",
+    "Fixed: `POST /api/ingest` accepted any path the server could read (and then served its text); it now "
+    "refuses paths outside the server's working folder with a 403 naming the field.",
+    "Fixed: a malformed JSON body is reported as field `body`, not `1`.",
     "Done: `assistant/ratelimit.py` (per-address token buckets, 429 + Retry-After, loopback exempt) is the "
     "outermost middleware of `create_app`; it covers /api/, /v1/, /gradio_api/ and /login.",
     "Measured: with ASSISTANT_EMBEDDING_BACKEND=torch and several processes on two cores, torch's default "

@@ -186,8 +186,8 @@ def test_bad_input_over_http_gets_clear_errors_and_loses_nothing(servers, tmp_pa
     body = expect("HTML/JS question", http.post("/api/ask", json={"question": xss}), (200,))
     assert "<script>" not in body["text"]  # answers are source text, not the question echoed back
     expect("unknown document id", http.get("/api/documents/..%2F..%2Fetc%2Fpasswd"), (404,))
-    expect("ingest a missing path", http.post("/api/ingest", json={"paths": ["/no/such/folder"]}), (400,))
-    expect("ingest a traversal path to a non-document", http.post("/api/ingest", json={"paths": [str(SEEDS) + "/../../../../etc/hostname"]}), (200, 400))
+    expect("ingest a missing path", http.post("/api/ingest", json={"paths": ["/no/such/folder"]}), (403,))
+    expect("ingest a traversal path to a non-document", http.post("/api/ingest", json={"paths": [str(SEEDS) + "/../../../../etc/hostname"]}), (403,))
     expect("no token", httpx.post(a.url + "/api/ask", json={"question": "What happened?"}, timeout=30), (401,))
     expect("wrong token", httpx.post(a.url + "/api/ask", json={"question": "What happened?"}, headers={"Authorization": "Bearer nope"}, timeout=30), (401,))
 
