@@ -122,7 +122,15 @@ def write_markdown(report: dict, out: Path) -> Path:
         f"Run {meta['date']} on commit `{meta.get('commit')}`, {meta['cpus']} CPUs, Python {meta['python']}; "
         f"load average {meta['load_avg_start'][0]:.1f} at start, {meta.get('load_avg_end', [0])[0]:.1f} at end "
         f"(a shared machine: compare ratios, not absolute times). Default embedding backend: "
-        f"`{meta['default_embedding_backend']}`. Wall time {meta.get('wall_s')} s.",
+        f"`{meta['default_embedding_backend']}`.",
+        "",
+    ]
+    for run in meta.get("merged_from") or []:
+        lines.append(f"- sections {', '.join(run['sections'])} from a `{run['mode']}` run started {run['date']} "
+                     f"(load average {run['load_avg_start'][0]:.1f} at its start)")
+    for note in meta.get("notes") or []:
+        lines += ["", f"> {note}"]
+    lines += [
         "",
         "## Targets",
         "",

@@ -581,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-llm", action="store_true", help="skip the local LLM rows (extractive only)")
     parser.add_argument("--naive-chunks", type=int, default=None,
                         help="corpus size for the naive-recipe section when run apart from ingest")
+    parser.add_argument("--note", action="append", default=[], help="a note shown at the top of a merged report")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="combine the sections of several --only runs (their latest.json) into --out")
     parser.add_argument("--store-cache", type=Path, default=None,
@@ -588,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(building 100k chunks takes many minutes; queries are always re-timed)")
     ns = parser.parse_args(argv)
     if ns.merge:
-        return merge_reports(ns.merge, ns.out)
+        return merge_reports(ns.merge, ns.out, ns.note)
     mode = "tiny" if ns.tiny else "quick" if ns.quick else "full"
     cfg = dict(MODES[mode], store_cache=ns.store_cache)
     if ns.no_llm:
@@ -668,7 +669,7 @@ HEADLINE = ["raw_encode_chunks_per_s", "ingest_chunks_per_s", "ingest_vs_raw_enc
             "reingest_unchanged_vs_full_ratio"]
 
 
-def merge_reports(paths: list[Path], out: Path) -> int:
+def merge_reports(paths: list[Path], out: Path, notes: list[str] | None = None) -> int:
     """One report from the sections of runs made side by side (``--only``), e.g. to fit a deadline.
 
     Each section keeps the baseline it measured itself, so its ratios stay same-run ratios.
@@ -698,6 +699,7 @@ def merge_reports(paths: list[Path], out: Path) -> int:
         merged["errors"].update(part.get("errors") or {})
         merged["meta"].setdefault("section_s", {}).update(part["meta"].get("section_s", {}))
     merged["meta"]["merged_from"] = runs
+    merged["meta"]["notes"] = notes or []
     merged["meta"]["load_avg_end"] = max((r["load_avg_end"] or [0]) for r in runs)
     merged["meta"]["wall_s"] = max(r["wall_s"] or 0 for r in runs)
     merged["targets"] = evaluate_targets(merged)
