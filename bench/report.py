@@ -104,7 +104,8 @@ def plot_latency(report: dict, out: Path) -> str | None:
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(bars)), 3.8))
     ax.bar(range(len(bars)), [v for _, v in bars], color="tab:blue")
     ax.set_xticks(range(len(bars)), [n for n, _ in bars], fontsize=7)
-    ax.set_ylabel("seconds (p50)")
+    ax.set_ylabel("seconds (p50, log scale)")
+    ax.set_yscale("log")
     ax.set_title("Answer latency (warm) and cold start (fresh process)")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -127,7 +128,7 @@ def write_markdown(report: dict, out: Path) -> Path:
     ]
     for run in meta.get("merged_from") or []:
         lines.append(f"- sections {', '.join(run['sections'])} from a `{run['mode']}` run started {run['date']} "
-                     f"(load average {run['load_avg_start'][0]:.1f} at its start)")
+                     f"(load average {run['load_avg_start'][0]:.1f} at its start; 0.0 = not recorded)")
     for note in meta.get("notes") or []:
         lines += ["", f"> {note}"]
     lines += [
