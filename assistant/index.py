@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 64  # chunks per Chroma upsert
 ENCODE_WINDOW = 512  # chunks embedded per encoder call, across documents (see _vectors_ahead)
 SAVE_EVERY_S = 1.0  # manifest checkpoint interval during a long ingest
+GET_PAGE = 5000  # ids per Chroma get (SQLite's variable limit)
 CHROMA_RETRIES = 2
 CHROMA_BACKOFF_S = 0.3
 ProgressCallback = Callable[[int, int, str], None]
@@ -254,8 +255,16 @@ class Index:
         if not known:
             return [], []
         ids = sorted(known)
-        got = self._call_chroma(lambda: self.collection.get(ids=ids, include=["documents"]))
-        return list(got["ids"]), list(got["documents"])
+        out_ids: list[str] = []
+        texts: list[str] = []
+        # Pages, because SQLite caps the variables of one statement (32,766): one get
+        # of a 100k-chunk index failed with "too many SQL variables" (bench/reports).
+        for i in range(0, len(ids), GET_PAGE):
+            page = ids[i : i + GET_PAGE]
+            got = self._call_chroma(lambda p=page: self.collection.get(ids=p, include=["documents"]))
+            out_ids.extend(got["ids"])
+            texts.extend(got["documents"])
+        return out_ids, texts
 
     def is_empty(self) -> bool:
         return not self.manifest().documents
