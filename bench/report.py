@@ -199,7 +199,7 @@ def write_markdown(report: dict, out: Path) -> Path:
             )
         synth = [r["vectors"] for r in retrieval.values() if str(r.get("vectors", "")).startswith("synthetic")]
         if synth:
-            lines += ["", f"Synthetic vectors: {synth[0]}. Stores of that kind are built by the same `Index.ingest`."]
+            lines += ["", f"Synthetic vectors: {synth[0]}. Stores up to 10k chunks are built by `Index.ingest`; larger ones by bulk `collection.add` + manifest + the same BM25 build (see each row's `build` in latest.json)."]
         builds = [(s, r) for s, r in retrieval.items() if "build_s" in r]
         if builds:
             lines += ["", "Build (ingest with synthetic vectors, i.e. the pipeline without the encoder): " + "; ".join(
