@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from .abstention import Abstention, check_coverage
 from .claims import ClaimTuple, build_answer_claims, extractive_claims
 from .conflicts import find_conflicts
+from .coverage import asks_about_amount
 from .errors import BackendError, InputError
 from .evidence import Span, choose_spans, rank_spans
 from .followups import suggest_follow_ups
@@ -28,6 +29,7 @@ from .textutils import content_words
 from .types import Answer, Citation, Claim, Conflict
 
 MAX_LLM_SPANS = 4
+CONFLICT_NOTE_PREFIX = "The sources differ on "
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -170,7 +172,8 @@ class AnswerChain:
         question_words = set(content_words(question))
         out = []
         for found in find_conflicts(spans):
-            about_question = set(content_words(found.owner)) <= question_words
+            # The question names the thing and asks about an amount, or the top evidence states it.
+            about_question = set(content_words(found.owner)) <= question_words and asks_about_amount(question)
             if not about_question and evidence[0] not in (found.first, found.second):
                 continue
             ids = []
@@ -179,7 +182,7 @@ class AnswerChain:
                     evidence.append(span)
                 ids.append(evidence.index(span))
             claims.append((
-                f"The sources differ on {found.topic}: one says “{found.first_amount}”, "
+                f"{CONFLICT_NOTE_PREFIX}{found.topic}: one says “{found.first_amount}”, "
                 f"the other “{found.second_amount}”",
                 ids, True, 1.0, "conflict",
             ))

@@ -65,6 +65,11 @@ def asks_for_figure(question: str) -> bool:
     return bool(_ASKS_FIGURE.search(question))
 
 
+def asks_about_amount(question: str) -> bool:
+    """A figure, or money or a share of something ("how much did the US invest?")."""
+    return asks_for_figure(question) or bool(_MONEY_WORDS.search(question) or _PERCENT_WORDS.search(question))
+
+
 def when_words(text: str) -> set[str]:
     """Months and years named in ``text``, normalised to their first three letters or digits."""
     return {w.lower()[:3] if not w.isdigit() else w for w in _WHEN_WORDS.findall(text)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import eval_metrics as M
+from .answering import CONFLICT_NOTE_PREFIX
 from .errors import AssistantError, InputError
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
@@ -298,6 +300,10 @@ def _citation_part(text, abstained, citations, item, judge) -> dict[str, Any]:
                 "source_precision": None, "sentences": []}
 
     def supports(sentence: str, snippet: str) -> bool:
+        # A conflict note ("The sources differ on X: one says “a”, the other “b”") quotes one
+        # amount from each cited span; it is supported by a span that contains its quote.
+        if sentence.startswith(CONFLICT_NOTE_PREFIX):
+            return any(q in snippet for q in re.findall(r"“([^”]+)”", sentence))
         # No question: a sentence must stand on its snippet alone (stricter than answering).
         return judge.scores(sentence, [snippet])[0] >= judge.threshold
 
