@@ -51,7 +51,11 @@ def output_dir() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in
+# the main thread while it is open, and later tests that call asyncio.run()
+# (LangChain's async suites, the MCP client) fail with "cannot be called from a
+# running event loop" if the browser outlives this module.
+@pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}; run `make system-deps`")
