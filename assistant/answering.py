@@ -76,7 +76,9 @@ class AnswerChain:
         timings["retrieve_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         spans, matrix = rank_spans(query, chunks, self.embeddings) if chunks else ([], None)
-        evidence = choose_spans(query, spans, matrix, self.settings.evidence_sentences) if spans else []
+        evidence = (
+            choose_spans(query, spans, matrix, self.settings.evidence_sentences) if spans and matrix is not None else []
+        )
         self._attach_dates(spans)
         timings["evidence_s"] = time.perf_counter() - t1
         metadata["retrieved"] = [c.metadata["id"] for c in chunks]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ EXTRA_WORDS_LIMIT = 3
 
 def parse_markers(text: str) -> list[int]:
     """All citation numbers in order of appearance, e.g. 'a [1] b [2, 3]' -> [1, 2, 3]."""
-    out = []
+    out: list[int] = []
     for m in CITATION_MARK.finditer(text):
         out.extend(int(n) for n in m.group(1).split(","))
     return out
@@ -47,7 +48,7 @@ def split_claims(text: str) -> list[str]:
     front of it, so it stays with the sentence it cites.
     """
     text = _MARKER_AFTER_STOP.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text)
-    claims = []
+    claims: list[str] = []
     for s, e in sentence_spans(text):
         sentence = text[s:e].strip()
         if claims and CITATION_MARK.fullmatch(sentence.replace(" ", "")):
@@ -137,7 +138,7 @@ def contradiction(claim: str, span: str, question: str = "") -> str | None:
 class SupportJudge:
     """Scores how well a span supports a claim, in [0, 1]."""
 
-    embeddings: object | None = None
+    embeddings: Any = None
     threshold: float = SUPPORT_THRESHOLD
 
     def scores(self, claim: str, spans: list[str], question: str = "") -> list[float]:

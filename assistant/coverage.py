@@ -55,7 +55,8 @@ def mentioned(name: str, texts: list[str]) -> bool:
 
 def missing_entities(question: str, texts: list[str]) -> tuple[list[str], list[str]]:
     """(named things the texts mention, named things they do not)."""
-    found, missing = [], []
+    found: list[str] = []
+    missing: list[str] = []
     for name in question_entities(question):
         (found if mentioned(name, texts) else missing).append(name)
     return found, missing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import shutil
@@ -261,7 +262,7 @@ class Index:
         # of a 100k-chunk index failed with "too many SQL variables" (bench/reports).
         for i in range(0, len(ids), GET_PAGE):
             page = ids[i : i + GET_PAGE]
-            got = self._call_chroma(lambda p=page: self.collection.get(ids=p, include=["documents"]))
+            got = self._call_chroma(functools.partial(self.collection.get, ids=page, include=["documents"]))
             out_ids.extend(got["ids"])
             texts.extend(got["documents"])
         return out_ids, texts
@@ -299,12 +300,12 @@ class Index:
             InputError: a path does not exist, or no supported file was found.
         """
         started = time.perf_counter()
-        paths = [Path(p) for p in paths]
-        files, _ = iter_source_files(paths)  # raises on missing paths before any write
-        docs, errors = load_documents(paths, self.settings.max_file_bytes)
+        roots = [Path(p) for p in paths]
+        files, _ = iter_source_files(roots)  # raises on missing paths before any write
+        docs, errors = load_documents(roots, self.settings.max_file_bytes)
         if not files and not errors:
             raise InputError(
-                f"No supported files ({', '.join(SUPPORTED_SUFFIXES)}) found in {', '.join(map(str, paths))}; "
+                f"No supported files ({', '.join(SUPPORTED_SUFFIXES)}) found in {', '.join(map(str, roots))}; "
                 "add documents or pass another folder."
             )
         report = IngestReport(errors=[{"path": p, "reason": r} for p, r in errors])
@@ -322,7 +323,7 @@ class Index:
                 manifest = None
             manifest = manifest or self.empty_manifest()
             self._remove_orphans(manifest)
-            self._apply(manifest, docs, paths, report, progress)
+            self._apply(manifest, docs, roots, report, progress)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
@@ -349,11 +350,11 @@ class Index:
             log.warning("removing %d orphan chunks left by an interrupted ingest", len(orphans))
             for i in range(0, len(orphans), 5000):
                 batch = orphans[i : i + 5000]
-                self._call_chroma(lambda b=batch: self.collection.delete(ids=b))
+                self._call_chroma(functools.partial(self.collection.delete, ids=batch))
         missing = known - set(stored)
         if missing:
             # A document whose chunks are gone is re-ingested: forget its hash.
-            for doc_id, entry in list(manifest.documents.items()):
+            for entry in manifest.documents.values():
                 if missing.intersection(entry.chunk_ids):
                     entry.hash = ""
 
@@ -378,8 +379,8 @@ class Index:
                 report.removed.append(doc_id)
         todo = []
         for doc in docs:
-            entry = manifest.documents.get(doc.id)
-            if entry is not None and entry.hash == doc.content_hash:
+            existing = manifest.documents.get(doc.id)
+            if existing is not None and existing.hash == doc.content_hash:
                 report.skipped.append(doc.id)
             else:
                 todo.append(doc)
@@ -463,11 +464,12 @@ class Index:
         for i in range(0, len(chunks), EMBED_BATCH):
             batch = chunks[i : i + EMBED_BATCH]
             self._call_chroma(
-                lambda b=batch, v=vectors[i : i + EMBED_BATCH]: self.collection.upsert(
-                    ids=[c.id for c in b],
-                    embeddings=v,
-                    documents=[c.text for c in b],
-                    metadatas=[c.metadata() for c in b],
+                functools.partial(
+                    self.collection.upsert,
+                    ids=[c.id for c in batch],
+                    embeddings=vectors[i : i + EMBED_BATCH],
+                    documents=[c.text for c in batch],
+                    metadatas=[c.metadata() for c in batch],
                 )
             )
 

@@ -78,7 +78,7 @@ class HybridRetriever(BaseRetriever):
     embeddings: Any
     k: int = 6
     mode: str = "hybrid"
-    fetch_k: int = Field(30, description="Candidates taken from each side before fusion.")
+    fetch_k: int = Field(default=30, description="Candidates taken from each side before fusion.")
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, k: int | None = None

@@ -112,13 +112,12 @@ def corpus_chunk_texts(folder: Path) -> list[str]:
 # ----- 1, 2: ingest ----------------------------------------------------------------------------
 def bench_ingest(cfg: dict, work: Path, default: str) -> dict:
     """Raw encode vs ingest per backend (interleaved), re-ingest, encoder fidelity."""
-    import numpy as np
-
-    from assistant import Assistant
-
     # One-off process costs (imports) are paid before any clock starts, on both sides.
     import bm25s  # noqa: F401
     import chromadb  # noqa: F401
+    import numpy as np
+
+    from assistant import Assistant
 
     corpus = work / "corpus"
     info = write_corpus(corpus, cfg["ingest_chunks"])
@@ -169,8 +168,8 @@ def bench_ingest(cfg: dict, work: Path, default: str) -> dict:
         counted = {"n": 0}
         real_encode = assistant.embeddings.encode
 
-        def counting(texts, _real=real_encode):
-            counted["n"] += len(texts)
+        def counting(texts, _real=real_encode, _counted=counted):
+            _counted["n"] += len(texts)
             return _real(texts)
 
         assistant.embeddings.encode = counting
