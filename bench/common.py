@@ -76,3 +76,17 @@ def timed(fn, *args, **kwargs):
     t0 = time.perf_counter()
     value = fn(*args, **kwargs)
     return value, time.perf_counter() - t0
+
+
+def make_embeddings(backend: str):
+    """The encoder a benchmark measures: ``fake`` (hashing, for --tiny runs) or a MiniLM backend."""
+    if backend == "fake":
+        sys.path.insert(0, str(ROOT))
+        from tests.fakes import HashingEmbeddings
+
+        fake = HashingEmbeddings(dim=384)
+        fake.model_name = "all-MiniLM-L6-v2"
+        return fake
+    from assistant.embeddings import MiniLMEmbeddings
+
+    return MiniLMEmbeddings(backend=backend)

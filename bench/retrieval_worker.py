@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, dir_bytes, rss_mb, summary_ms  # noqa: E402
+from common import ROOT, dir_bytes, make_embeddings, rss_mb, summary_ms  # noqa: E402
 
 NOISE = 0.6
 
@@ -77,19 +77,6 @@ def questions() -> list[str]:
         "What steps is the US taking to reduce dependence on Chinese rare earths?",
         "Why are rare earths so critical to technology and defense industries?",
     ]
-
-
-def make_embeddings(backend: str):
-    from assistant.embeddings import MiniLMEmbeddings
-
-    if backend == "fake":
-        sys.path.insert(0, str(ROOT))
-        from tests.fakes import HashingEmbeddings
-
-        fake = HashingEmbeddings(dim=384)
-        fake.model_name = "all-MiniLM-L6-v2"
-        return fake
-    return MiniLMEmbeddings(backend=backend)
 
 
 def build(n: int, index_dir: Path, backend: str) -> dict:

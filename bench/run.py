@@ -35,7 +35,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from common import BIN, PYTHON, ROOT, bench_env, run_json  # noqa: E402
+from common import BIN, PYTHON, ROOT, bench_env, make_embeddings, run_json  # noqa: E402
 from corpus import write_corpus  # noqa: E402
 from schema import evaluate_targets, validate_report  # noqa: E402
 
@@ -65,19 +65,6 @@ def default_backend() -> str:
     from assistant.settings import Settings
 
     return Settings().embedding_backend
-
-
-def make_embeddings(backend: str):
-    if backend == "fake":
-        sys.path.insert(0, str(ROOT))
-        from tests.fakes import HashingEmbeddings
-
-        fake = HashingEmbeddings(dim=384)
-        fake.model_name = "all-MiniLM-L6-v2"
-        return fake
-    from assistant.embeddings import MiniLMEmbeddings
-
-    return MiniLMEmbeddings(backend=backend)
 
 
 def raw_encoder(backend: str):
