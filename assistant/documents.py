@@ -15,7 +15,7 @@ from typing import Any
 
 from .dates import find_dates
 from .errors import InputError
-from .formats import FORMAT_SUFFIXES, extract
+from .formats import FORMAT_SUFFIXES, check_size, extract
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + FORMAT_SUFFIXES
@@ -201,14 +201,7 @@ def _go_deeper_questions(text: str, blocks: list[Block]) -> list[str]:
 
 def read_text_file(path: Path, max_bytes: int) -> str:
     """Read a UTF-8 text file, refusing what cannot be a text document."""
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes); add text to it or remove it.")
-    if size > max_bytes:
-        raise InputError(
-            f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit; split the file "
-            "or raise ASSISTANT_MAX_FILE_BYTES."
-        )
+    check_size(path, max_bytes)
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         raise InputError(f"{path}: looks like a binary file (NUL bytes); only UTF-8 text is supported.")

@@ -70,10 +70,11 @@ def page_in_manifest(manifest: Any, doc_id: str, offset: int) -> int | None:
     return page_for_offset(entry.metadata if entry is not None else None, offset)
 
 
-def _check_size(path: Path, max_bytes: int) -> None:
+def check_size(path: Path, max_bytes: int) -> None:
+    """Refuse an empty file or one over the size cap, naming the file and the fix."""
     size = path.stat().st_size
     if size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes); add content to it or remove it.")
+        raise InputError(f"{path}: the file is empty (0 bytes); add text to it or remove it.")
     if size > max_bytes:
         raise InputError(
             f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit; split the file "
@@ -344,5 +345,5 @@ def extract(path: Path, max_bytes: int) -> Extracted:
     extractor = EXTRACTORS.get(path.suffix.lower())
     if extractor is None:
         raise InputError(f"{path}: no extractor for {path.suffix!r}; supported: {', '.join(FORMAT_SUFFIXES)}")
-    _check_size(path, max_bytes)
+    check_size(path, max_bytes)
     return extractor(path)
