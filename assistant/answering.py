@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 from .abstention import Abstention, check_coverage
+from .citations import split_claims, strip_markers
 from .claims import ClaimTuple, build_answer_claims, extractive_claims
 from .conflicts import find_conflicts
 from .coverage import asks_about_amount
@@ -29,6 +30,10 @@ from .textutils import content_words
 from .types import Answer, Citation, Claim, Conflict
 
 MAX_LLM_SPANS = 4
+# The prompt asks for "two or three short sentences"; a small model often goes on
+# past that until max_tokens. Sentences after these are cut (they are rarely
+# supported), which bounds the wait for the rest of the answer.
+MAX_LLM_SENTENCES = 3
 CONFLICT_NOTE_PREFIX = "The sources differ on "
 
 
@@ -199,11 +204,17 @@ class AnswerChain:
             SystemMessage(render_prompt("answer_system", self.settings.prompts_dir)),
             HumanMessage(render_prompt("answer_user", self.settings.prompts_dir, sources=sources, question=question)),
         ]
+        written = ""
+        stream = self.chat_model.stream(messages)
         try:
-            for chunk in self.chat_model.stream(messages):
+            for chunk in stream:
                 text = chunk.content if isinstance(chunk.content, str) else ""
-                if text:
-                    yield text
+                if not text:
+                    continue
+                written += text
+                if _sentences_begun(written) > MAX_LLM_SENTENCES:
+                    break  # closing the stream (below) stops the model
+                yield text
         except BackendError:
             raise
         except Exception as exc:  # network, server and parsing failures of any backend
@@ -212,6 +223,8 @@ class AnswerChain:
                 "Check the model server (ASSISTANT_OPENAI_BASE_URL / ASSISTANT_OLLAMA_BASE_URL) "
                 "or set ASSISTANT_LLM=extractive."
             ) from None
+        finally:
+            stream.close()
 
 
 def _render(claims: list[ClaimTuple], evidence: list[Span]) -> tuple[str, list[Citation], list[Claim]]:
@@ -246,6 +259,14 @@ def _render(claims: list[ClaimTuple], evidence: list[Span]) -> tuple[str, list[C
 
 def _cid(citations: list[Citation], span: Span) -> int:
     return next(c.id for c in citations if c.source == span.doc_id and c.start == span.start)
+
+
+def _sentences_begun(text: str) -> int:
+    """Sentences in ``text``, counting the last only once it has a word (not a lone "[" or "2)")."""
+    claims = split_claims(text)
+    if claims and not re.search(r"[A-Za-z]{2}", strip_markers(claims[-1])):
+        return len(claims) - 1
+    return len(claims)
 
 
 def _join(names: list[str]) -> str:

@@ -125,7 +125,11 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is generated, then the final ``Answer``."""
         self._require_index()
-        yield from self._chain(generator).stream(question, k=k, history=history)
+        chain = self._chain(generator)
+        preload = getattr(chain.chat_model, "preload", None)
+        if preload is not None:
+            preload()  # a local model loads while the question is retrieved
+        yield from chain.stream(question, k=k, history=history)
 
     def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
         """Retrieved chunks with their sources and scores (for tools and MCP)."""

@@ -37,6 +37,8 @@ class LlamaCppChatModel(BaseChatModel):
     _llama: Any = PrivateAttr(default=None)
     # llama.cpp contexts are not thread-safe: one generation at a time per model.
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    # Loading may start in a background thread (``preload``) while the question is retrieved.
+    _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:
@@ -44,18 +46,28 @@ class LlamaCppChatModel(BaseChatModel):
 
     @property
     def client(self) -> Any:
-        if self._llama is None:
-            from llama_cpp import Llama
+        with self._load_lock:
+            if self._llama is None:
+                from llama_cpp import Llama
 
-            self._llama = Llama(
-                model_path=self.model_path,
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_batch=self.n_batch,
-                seed=self.seed,
-                verbose=False,
-            )
+                self._llama = Llama(
+                    model_path=self.model_path,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_batch=self.n_batch,
+                    seed=self.seed,
+                    verbose=False,
+                )
         return self._llama
+
+    def preload(self) -> None:
+        """Start loading the model in a background thread; the first ``stream`` waits for it.
+
+        llama.cpp loads in C with the GIL released, so a cold process overlaps
+        the model load with retrieval instead of paying for both in turn.
+        """
+        if self._llama is None:
+            threading.Thread(target=lambda: self.client, name="llama-preload", daemon=True).start()
 
     def _payload(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
         return {

@@ -172,6 +172,11 @@ def write_markdown(report: dict, out: Path) -> Path:
                 lines += ["", f"Re-ingest after editing one document ({name}): {e['seconds']} s, "
                           f"{e['chunks_embedded']} of its {e['chunks_in_doc']} chunks embedded again "
                           "(the rest reuse their stored vectors, keyed by chunk content hash)."]
+        for name, row in ingest["backends"].items():
+            if len(row.get("raw_encode_samples_s", [])) > 1 or len(row.get("ingest_samples_s", [])) > 1:
+                lines += ["", f"Rounds ({name}, seconds, alternating; the table shows the best of each, as "
+                          f"`timeit` does, because this VM's speed swings between minutes): raw encode "
+                          f"{row.get('raw_encode_samples_s')}, ingest {row.get('ingest_samples_s', '—')}."]
     retrieval = report.get("retrieval")
     if retrieval:
         lines += [

@@ -47,9 +47,9 @@ GO_DEEPER = [
 
 MODES = {
     # ingest_chunks, backends, retrieval sizes, query rounds, cold-start repeats, gold items
-    "full": dict(ingest_chunks=1060, backends=["torch", "onnx", "onnx-int8"], sizes=[1000, 10_000, 100_000],
+    "full": dict(ingest_chunks=1060, ingest_rounds=3, backends=["torch", "onnx", "onnx-int8"], sizes=[1000, 10_000, 100_000],
                  rounds=2, cold_repeats=2, gold_items=12, llm=True, side_subset=200),
-    "quick": dict(ingest_chunks=160, backends=["torch", "onnx", "onnx-int8"], sizes=[160, 2000],
+    "quick": dict(ingest_chunks=160, ingest_rounds=2, backends=["torch", "onnx", "onnx-int8"], sizes=[160, 2000],
                   rounds=1, cold_repeats=1, gold_items=5, llm=True, side_subset=60),
     "tiny": dict(ingest_chunks=30, backends=["fake"], sizes=[30], rounds=1, cold_repeats=0, gold_items=3, llm=False,
                  in_process=True),
@@ -180,6 +180,7 @@ def bench_ingest(cfg: dict, work: Path, default: str) -> dict:
         log(f"{backend}: raw {row['raw_encode_chunks_per_s']}/s, ingest {row['ingest_chunks_per_s']}/s, "
             f"re-ingest {reingest_s:.2f}s")
     base = "torch" if "torch" in vectors else cfg["backends"][0]
+    extra_ingest_rounds(cfg, work, corpus, texts, out["backends"], base, default)
     raw_base = out["backends"][base]["raw_encode_chunks_per_s"]
     for backend, row in out["backends"].items():
         if "ingest_chunks_per_s" in row:
@@ -193,6 +194,51 @@ def bench_ingest(cfg: dict, work: Path, default: str) -> dict:
     out["default_backend"] = default if default in out["backends"] else base
     out["baseline"] = f"SentenceTransformer.encode ({base}), batch 32, same chunk texts, model loaded"
     return out, chosen, raw_base
+
+
+def extra_ingest_rounds(cfg: dict, work: Path, corpus: Path, texts: list[str], rows: dict, base: str,
+                        default: str) -> None:
+    """More baseline-encode / ingest pairs, alternating; each figure becomes the best of its rounds.
+
+    This VM's speed swings by +-15% from minute to minute (host neighbours), so
+    one pair can pass or fail the 0.90 target on noise alone. Best-of-n, as
+    ``timeit`` reports, is the figure least disturbed by interference; every
+    sample is kept in the JSON.
+    """
+    from assistant import Assistant
+
+    if default not in rows or "ingest_s" not in rows[default]:
+        return
+    n = len(texts)
+    for row in (rows[base], rows[default]):
+        row.setdefault("raw_encode_samples_s", [row["raw_encode_s"]])
+    rows[default]["ingest_samples_s"] = [rows[default]["ingest_s"]]
+    for r in range(1, cfg.get("ingest_rounds", 1)):
+        for backend in dict.fromkeys([base, default]):
+            encode = raw_encoder(backend)
+            encode(texts[:8])
+            t0 = time.perf_counter()
+            encode(texts)
+            rows[backend]["raw_encode_samples_s"].append(round(time.perf_counter() - t0, 2))
+            del encode
+        assistant = Assistant(index_dir=work / f"index-{default}-round{r}", llm="extractive",
+                              embeddings=make_embeddings(default))
+        assistant.embeddings.warm_up()
+        t0 = time.perf_counter()
+        assistant.ingest([corpus])
+        rows[default]["ingest_samples_s"].append(round(time.perf_counter() - t0, 2))
+        log(f"ingest round {r + 1}: raw {rows[base]['raw_encode_samples_s'][-1]}s ({base}), "
+            f"ingest {rows[default]['ingest_samples_s'][-1]}s ({default})")
+    for backend in dict.fromkeys([base, default]):
+        row = rows[backend]
+        if row.get("raw_encode_chunks") == n:  # a side backend's subset keeps its single sample
+            row["raw_encode_s"] = min(row["raw_encode_samples_s"])
+            row["raw_encode_chunks_per_s"] = round(n / row["raw_encode_s"], 2)
+    row = rows[default]
+    row["ingest_s"] = min(row["ingest_samples_s"])
+    row["ingest_chunks_per_s"] = round(n / row["ingest_s"], 2)
+    row["pipeline_vs_own_encoder_ratio"] = round(row["raw_encode_s"] / row["ingest_s"], 3)
+    row["reingest_unchanged_vs_full_ratio"] = round(row["reingest_unchanged_s"] / row["ingest_s"], 4)
 
 
 def dense_agreement(vectors: dict, queries: dict, base: str) -> dict:
