@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 from .abstention import Abstention, check_coverage
+from .chunking import get_encoding
 from .citations import split_claims, strip_markers
 from .claims import ClaimTuple, build_answer_claims, extractive_claims
 from .conflicts import find_conflicts
@@ -34,6 +35,13 @@ MAX_LLM_SPANS = 4
 # past that until max_tokens. Sentences after these are cut (they are rarely
 # supported), which bounds the wait for the rest of the answer.
 MAX_LLM_SENTENCES = 3
+# Tokens (cl100k) of quoted sources in the model's prompt. Evidence sentences are
+# short (4 are ~150 tokens), but one "sentence" of a PDF without punctuation can
+# run to thousands: past this budget a source is cut, so the prompt always fits
+# the local model's 2,048-token window and its first token never waits on a
+# huge prompt.
+LLM_SOURCE_TOKENS = 512
+MIN_SOURCE_TOKENS = 24  # a cut source shorter than this says too little to be worth a number
 CONFLICT_NOTE_PREFIX = "The sources differ on "
 
 
@@ -102,13 +110,14 @@ class AnswerChain:
             yield from _word_stream(_render(claims, evidence)[0], timings, t0)
         else:
             raw_parts: list[str] = []
-            for token in self._generate(asked, evidence[:MAX_LLM_SPANS]):
+            sources = fit_sources([s.text for s in evidence[:MAX_LLM_SPANS]], LLM_SOURCE_TOKENS)
+            for token in self._generate(asked, sources):
                 timings.setdefault("first_token_s", time.perf_counter() - t0)
                 raw_parts.append(token)
                 yield token
             metadata["llm_raw"] = "".join(raw_parts)
             claims, repair = build_answer_claims(
-                metadata["llm_raw"], evidence, self.judge, min(MAX_LLM_SPANS, len(evidence)), asked
+                metadata["llm_raw"], evidence, self.judge, len(sources), asked
             )
             metadata.update(repair)
         timings["generate_s"] = time.perf_counter() - t2
@@ -196,13 +205,13 @@ class AnswerChain:
             out.append((found.topic, ids[0], ids[1]))
         return out
 
-    def _generate(self, question: str, spans: list[Span]) -> Iterator[str]:
+    def _generate(self, question: str, sources: list[str]) -> Iterator[str]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        sources = "\n".join(f"[{i}] {s.text}" for i, s in enumerate(spans, start=1))
+        numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
         messages = [
             SystemMessage(render_prompt("answer_system", self.settings.prompts_dir)),
-            HumanMessage(render_prompt("answer_user", self.settings.prompts_dir, sources=sources, question=question)),
+            HumanMessage(render_prompt("answer_user", self.settings.prompts_dir, sources=numbered, question=question)),
         ]
         written = ""
         stream = self.chat_model.stream(messages)
@@ -259,6 +268,22 @@ def _render(claims: list[ClaimTuple], evidence: list[Span]) -> tuple[str, list[C
 
 def _cid(citations: list[Citation], span: Span) -> int:
     return next(c.id for c in citations if c.source == span.doc_id and c.start == span.start)
+
+
+def fit_sources(texts: list[str], budget: int) -> list[str]:
+    """The leading ``texts`` that fit ``budget`` tokens; the last one that does not fit is cut to the rest."""
+    encoding = get_encoding()
+    out: list[str] = []
+    room = budget
+    for text in texts:
+        if room < MIN_SOURCE_TOKENS:
+            break
+        tokens = encoding.encode(text, disallowed_special=())
+        if len(tokens) > room:
+            text = encoding.decode(tokens[:room]).rstrip() + " …"
+        out.append(text)
+        room -= min(len(tokens), room)
+    return out
 
 
 def _sentences_begun(text: str) -> int:

@@ -105,3 +105,26 @@ def test_follow_up_question_uses_history(ready):
                {"role": "assistant", "content": "..."}]
     answer = assistant.ask("And who disclosed them?", history=history)
     assert "smuggling" in answer.metadata["query"]
+
+
+def test_model_is_stopped_after_the_sentences_the_prompt_asks_for(ready):
+    reply = ("China restricts rare earth exports [1]. Smugglers label rare earths as solder paste [2]. "
+             "Exports jumped in June [3]. A fourth sentence the model should never finish writing [1]. "
+             "And a fifth [2].")
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+    assistant, _ = ready(llm="fake", chat_model=model)
+    answer = assistant.ask("How is China enforcing its rare earth export restrictions?")
+    raw = answer.metadata["llm_raw"]
+    assert "Exports jumped in June [3]." in raw
+    assert "fourth" not in raw and "fifth" not in raw
+
+
+def test_sources_are_cut_to_the_token_budget():
+    from assistant.answering import fit_sources
+    from assistant.chunking import count_tokens
+
+    long = "word " * 3000  # one 'sentence' of a PDF without punctuation
+    got = fit_sources(["A short source.", long, "Never reached."], 100)
+    assert got[0] == "A short source."
+    assert len(got) == 2 and got[1].endswith("…")
+    assert count_tokens(got[0]) + count_tokens(got[1]) <= 100 + 2
