@@ -30,7 +30,7 @@ class LlamaCppChatModel(BaseChatModel):
     n_ctx: int = 2048
     n_threads: int = 2
     n_batch: int = 256
-    max_tokens: int = 160
+    max_tokens: int = 96
     temperature: float = 0.0
     repeat_penalty: float = 1.3
     seed: int = 0

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # A small model loops without a repeat penalty; 1.3 stops that without garbling names.
 REPEAT_PENALTY = 1.3
+LOCAL_MAX_TOKENS = 96  # the packaged SmolLM2 (see max_tokens)
+SERVER_MAX_TOKENS = 160
 # Refused connections fail at once; a black-holed host should not cost the whole read timeout.
 CONNECT_TIMEOUT_S = 5.0
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
@@ -87,6 +89,19 @@ def get_chat_model(settings: Settings, **overrides: Any) -> BaseChatModel | None
     )
 
 
+def max_tokens(settings: Settings) -> int:
+    """``ASSISTANT_LLM_MAX_TOKENS``, or the default of the configured backend.
+
+    The packaged 135M model's sentences past the first ~90 tokens were never
+    kept by verification: on the 53 gold questions 96 tokens scored the same
+    as 160 on every metric and cut p50 latency 2.2 -> 1.6 s (eval, 2026-11-23).
+    A server model writes better sentences and gets more room.
+    """
+    if settings.llm_max_tokens is not None:
+        return settings.llm_max_tokens
+    return LOCAL_MAX_TOKENS if settings.llm == "llamacpp" else SERVER_MAX_TOKENS
+
+
 def _llamacpp(settings: Settings) -> BaseChatModel:
     from .llamacpp_chat import LlamaCppChatModel
 
@@ -101,7 +116,7 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
         n_ctx=2048,
         n_threads=settings.llm_threads,
         n_batch=256,
-        max_tokens=settings.llm_max_tokens,
+        max_tokens=max_tokens(settings),
         temperature=settings.llm_temperature,
         repeat_penalty=REPEAT_PENALTY,
         seed=0,
@@ -129,13 +144,13 @@ def _openai(settings: Settings) -> BaseChatModel:
     base_url = settings.openai_base_url
     # Self-hosted servers (llama.cpp, older vLLM) read max_tokens and ignore the
     # newer max_completion_tokens that langchain-openai sends; send both there.
-    extra_body = {"max_tokens": settings.llm_max_tokens} if base_url else None
+    extra_body = {"max_tokens": max_tokens(settings)} if base_url else None
     inner = ChatOpenAI(
         base_url=base_url,
         model=settings.openai_model or OPENAI_DEFAULT_MODEL,
         api_key=SecretStr(key or "not-needed"),  # local servers ignore it; the client needs one
         temperature=settings.llm_temperature,
-        max_completion_tokens=settings.llm_max_tokens,
+        max_completion_tokens=max_tokens(settings),
         timeout=_timeout(settings),
         max_retries=0,  # retries are ours: bounded, logged, and ending in a clear error
         frequency_penalty=0.5,
@@ -162,7 +177,7 @@ def _ollama(settings: Settings) -> BaseChatModel:
         base_url=settings.ollama_base_url,
         model=settings.ollama_model,
         temperature=settings.llm_temperature,
-        num_predict=settings.llm_max_tokens,
+        num_predict=max_tokens(settings),
         repeat_penalty=REPEAT_PENALTY,
         client_kwargs={"timeout": _timeout(settings)},
     )

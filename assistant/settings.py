@@ -55,7 +55,10 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = Field(
         None, description="GGUF file for llamacpp; unset = packaged SmolLM2-135M."
     )
-    llm_max_tokens: int = Field(160, ge=8, le=4096)
+    llm_max_tokens: int | None = Field(
+        None, ge=8, le=4096,
+        description="Longest answer the model may write; unset = 96 for the local llamacpp model, 160 for a server.",
+    )
     llm_threads: int = Field(
         2, ge=1, le=64, description="CPU threads of the local llama.cpp model (1 is faster on a busy machine)."
     )

@@ -98,6 +98,8 @@ def plot_latency(report: dict, out: Path) -> str | None:
         bars.append((f"{gen}\ntotal", row["total_p50_s"]))
     for backend, row in ((report.get("cold_start") or {}).get("backends") or {}).items():
         for key, value in row.items():
+            if key.endswith("_samples_s"):
+                continue
             bars.append((f"cold ask\n{key.removeprefix('ask_json_').removesuffix('_s')}\n{backend}", value))
     if not bars:
         return None
@@ -222,11 +224,15 @@ def write_markdown(report: dict, out: Path) -> Path:
     if cold:
         lines += ["", "## Cold start", "",
                   f"`assistant ask --json --llm GEN \"{cold['question']}\"` as a fresh process over a seeds index "
-                  "(median wall time):", "", "| embedding backend | " + " | ".join(
-                      k for k in next(iter(cold["backends"].values()), {})) + " |",
-                  "|---|" + "---|" * len(next(iter(cold["backends"].values()), {}))]
+                  "(median wall time of the samples):", "", "| embedding backend | generator | median s | samples s |",
+                  "|---|---|---|---|"]
         for backend, row in cold["backends"].items():
-            lines.append(f"| {backend} | " + " | ".join(_fmt(v) for v in row.values()) + " |")
+            for key, value in row.items():
+                if key.endswith("_samples_s"):
+                    continue
+                generator = key.removeprefix("ask_json_").removesuffix("_s")
+                samples = row.get(f"ask_json_{generator}_samples_s", "—")
+                lines.append(f"| {backend} | {generator} | {_fmt(value)} | {samples} |")
         lines += ["", f"`Assistant()` construction: {cold['assistant_construct_ms']} ms (after "
                   f"`import assistant`, which takes {cold['import_assistant_s']} s).", "",
                   "Fresh-process import times (s): " + ", ".join(f"`{k}` {v}" for k, v in cold["import_costs_s"].items())]

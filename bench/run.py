@@ -48,7 +48,7 @@ GO_DEEPER = [
 MODES = {
     # ingest_chunks, backends, retrieval sizes, query rounds, cold-start repeats, gold items
     "full": dict(ingest_chunks=1060, ingest_rounds=3, backends=["torch", "onnx", "onnx-int8"], sizes=[1000, 10_000, 100_000],
-                 rounds=2, cold_repeats=2, gold_items=12, llm=True, side_subset=200),
+                 rounds=2, cold_repeats=3, gold_items=12, llm=True, side_subset=200),
     "quick": dict(ingest_chunks=160, ingest_rounds=2, backends=["torch", "onnx", "onnx-int8"], sizes=[160, 2000],
                   rounds=1, cold_repeats=1, gold_items=5, llm=True, side_subset=60),
     "tiny": dict(ingest_chunks=30, backends=["fake"], sizes=[30], rounds=1, cold_repeats=0, gold_items=3, llm=False,
@@ -368,7 +368,7 @@ def bench_cold_start(cfg: dict, work: Path, backends: list[str], default: str) -
         row: dict = {}
         for generator in ("extractive", "llamacpp") if cfg["llm"] and backend == default else ("extractive",):
             walls = []
-            for _ in range(max(1, cfg["cold_repeats"] if generator == "extractive" else 1)):
+            for _ in range(max(1, cfg["cold_repeats"])):
                 t0 = time.perf_counter()
                 proc = subprocess.run([str(BIN / "assistant"), "ask", "--json", "--llm", generator, GO_DEEPER[0]],
                                       capture_output=True, text=True, env=env, cwd=work, timeout=600)
@@ -377,6 +377,7 @@ def bench_cold_start(cfg: dict, work: Path, backends: list[str], default: str) -
                     raise RuntimeError(f"assistant ask failed: {proc.stderr[-1500:]}")
                 json.loads(proc.stdout)  # ask --json prints exactly one JSON object
             row[f"ask_json_{generator}_s"] = round(statistics.median(walls), 2)
+            row[f"ask_json_{generator}_samples_s"] = [round(w, 2) for w in walls]
         out["backends"][backend] = row
         log(f"cold start {backend}: {row}")
     constructs, imports = [], []

@@ -27,7 +27,7 @@ import pytest
 
 from assistant import Answer, Assistant
 from assistant.errors import BackendError
-from assistant.llm import packaged_gguf_path
+from assistant.llm import max_tokens, packaged_gguf_path
 from tests.conftest import EXPLAINER, SEEDS
 
 GO_DEEPER = [
@@ -345,7 +345,7 @@ def test_the_served_model_is_discovered_when_none_is_set(stub_factory, on_stub):
     assistant.ask(GO_DEEPER[0])
     assert stub.requests[0]["model"] == "served-model"
     # llama.cpp's server reads max_tokens, not max_completion_tokens: both are sent.
-    assert stub.requests[0]["max_tokens"] == assistant.settings.llm_max_tokens
+    assert stub.requests[0]["max_tokens"] == max_tokens(assistant.settings)
 
 
 @pytest.mark.integration
