@@ -297,5 +297,25 @@ def mcp() -> None:
     run_stdio()
 
 
+@main.command()
+@click.option("--quick", is_flag=True, help="Small sizes (about 3 minutes) instead of the full run (about 20).")
+@click.option("--out", default=None, help="Report folder (default: bench/reports).")
+@_handle_errors
+def bench(quick: bool, out: str | None) -> None:
+    """Run the performance benchmarks; write bench/reports/latest.json, latest.md and plots."""
+    import subprocess
+    from pathlib import Path
+
+    from .errors import ConfigError
+
+    # The benchmarks live beside the package in the project checkout, not in the wheel.
+    script = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+    if not script.is_file():
+        raise ConfigError(f"{script} not found: `assistant bench` runs from a checkout of the project "
+                          "(git clone, then `make bench`).")
+    args = [sys.executable, str(script), *(["--quick"] if quick else []), *(["--out", out] if out else [])]
+    sys.exit(subprocess.call(args))
+
+
 if __name__ == "__main__":
     main()

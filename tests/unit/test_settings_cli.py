@@ -45,3 +45,14 @@ def test_cli_bad_setting_exits_2(monkeypatch):
     monkeypatch.setenv("ASSISTANT_K", "zero")
     result = CliRunner().invoke(main, ["config"])
     assert result.exit_code == 2 and "ASSISTANT_K" in result.output
+
+
+def test_bench_command_runs_the_project_benchmark_script(monkeypatch, tmp_path):
+    import subprocess
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda args: calls.append(args) or 0)
+    result = CliRunner().invoke(main, ["bench", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    script = calls[0][1]
+    assert script.endswith("bench/run.py") and calls[0][2:] == ["--quick", "--out", str(tmp_path)]
