@@ -47,6 +47,8 @@ def test_crash_after_the_last_checkpoint_of_an_update_does_not_leave_a_stale_bm2
     assert len(_assistant(index_dir).ingest([corpus]).added) == 3
     _write(corpus, "zebrawood")  # every document edited
     monkeypatch.setattr(index_module, "SAVE_EVERY_S", 0.0, raising=False)
+    # Chunks are written a batch at a time; one-chunk batches make every tiny document its own batch.
+    monkeypatch.setattr(index_module, "WRITE_BATCH", 1)
     saves = {"n": 0}
     real_save = ManifestFile.save
 
@@ -77,6 +79,7 @@ def test_crash_mid_update_then_reingest_replaces_every_document(tmp_path, monkey
     _assistant(index_dir).ingest([corpus])
     _write(corpus, "zebrawood", n=6)
     monkeypatch.setattr(index_module, "SAVE_EVERY_S", 0.0, raising=False)
+    monkeypatch.setattr(index_module, "WRITE_BATCH", 1)  # a batch per document, as in the test above
     calls = {"n": 0}
     real_write = index_module.Index._write_chunks
 

@@ -89,3 +89,19 @@ def test_copying_a_folder_twice_reports_duplicate_ids(make_assistant, seeds_copy
     shutil.copytree(seeds_copy, other)
     report = make_assistant().ingest([seeds_copy, other])
     assert len(report.errors) == 2 and "duplicate document id" in report.errors[0]["reason"]
+
+
+def test_chunks_of_several_documents_go_to_chroma_in_one_write(make_assistant, seeds_copy, monkeypatch):
+    from assistant import index as index_module
+
+    assistant = make_assistant()
+    writes = []
+    real = index_module.Index._write_chunks
+
+    def counting(self, chunks, vectors):
+        writes.append(len({c.doc_id for c in chunks}))
+        return real(self, chunks, vectors)
+
+    monkeypatch.setattr(index_module.Index, "_write_chunks", counting)
+    report = assistant.ingest([seeds_copy])
+    assert writes == [2] and report.chunks_added == assistant.index.count_chunks()
