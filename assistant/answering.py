@@ -117,7 +117,7 @@ class AnswerChain:
                 yield token
             metadata["llm_raw"] = "".join(raw_parts)
             claims, repair = build_answer_claims(
-                metadata["llm_raw"], evidence, self.judge, len(sources), asked
+                finished_sentences(metadata["llm_raw"]), evidence, self.judge, len(sources), asked
             )
             metadata.update(repair)
         timings["generate_s"] = time.perf_counter() - t2
@@ -291,6 +291,22 @@ def fit_sources(texts: list[str], budget: int) -> list[str]:
         out.append(text)
         room -= min(len(tokens), room)
     return out
+
+
+def finished_sentences(raw: str) -> str:
+    """``raw`` without a last sentence the token limit cut off mid-way.
+
+    A cut sentence ("... emphasizing its ability") can still share enough
+    words with a source to pass verification, while saying something the
+    source does not; it is never a claim.
+    """
+    claims = split_claims(raw)
+    if claims and not _ENDS_SENTENCE.search(strip_markers(claims[-1]).rstrip()):
+        claims = claims[:-1]
+    return " ".join(claims)
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")
 
 
 def _sentences_begun(text: str) -> int:

@@ -128,3 +128,12 @@ def test_sources_are_cut_to_the_token_budget():
     assert got[0] == "A short source."
     assert len(got) == 2 and got[1].endswith("…")
     assert count_tokens(got[0]) + count_tokens(got[1]) <= 100 + 2
+
+
+def test_a_sentence_cut_off_by_the_token_limit_is_not_a_claim():
+    from assistant.answering import finished_sentences
+
+    raw = "Exports jumped 60.3% in June [1]. The editorial board highlights the strategic risk, emphasizing its ability"
+    assert finished_sentences(raw) == "Exports jumped 60.3% in June [1]."
+    assert finished_sentences("One sentence [2].") == "One sentence [2]."
+    assert finished_sentences("He said “it rose.”") == "He said “it rose.”"
