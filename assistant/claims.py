@@ -25,6 +25,13 @@ _NON_ANSWER = re.compile(
     re.IGNORECASE,
 )
 _GARBLED_MARKER = re.compile(r"\[?\(?\b(?:source|sources|src)\s*\d+\)?\]?:?", re.IGNORECASE)
+# A lead-in about the sources before the claim itself ("The sources [1] China's
+# exports ...", "According to the documents, China ..."): the claim is what follows.
+_SOURCE_LEAD_IN = re.compile(
+    r"^(?i:(?:according to |per )?(?:the |these )?(?:sources?|documents?|context|quotes?)"
+    r"(?:\s+(?:say|says|show|shows|state|states|indicate|indicates))?(?:\s+that)?)\s*[:,\-–—]?\s+"
+    r"(?=[A-Z0-9“\"])"  # case-sensitive: the claim starts here ("Sources disagree ..." is left alone)
+)
 
 
 def extractive_claims(evidence: list[Span]) -> list[ClaimTuple]:
@@ -56,6 +63,7 @@ def build_answer_claims(
     for claim in split_claims(raw):
         markers = parse_markers(claim)
         cleaned = " ".join(_GARBLED_MARKER.sub("", strip_markers(claim)).split()).strip(" -:")
+        cleaned = _SOURCE_LEAD_IN.sub("", cleaned)
         words = set(content_words(cleaned))
         if len(words) < 3 or _NON_ANSWER.search(cleaned):
             continue

@@ -98,7 +98,9 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
         if isinstance(event, Answer):
             answer = event
         elif assistant.settings.llm not in ("extractive",):
-            click.echo(event, nl=False, err=True)  # live draft on stderr; final text on stdout
+            if not streamed:  # the model's words arrive first; only what the sources support is kept
+                click.secho("draft (unverified; the checked answer follows):", err=True, dim=True)
+            click.secho(event, nl=False, err=True, dim=True)  # live draft on stderr; final text on stdout
             streamed = True
     if streamed:
         click.echo("", err=True)

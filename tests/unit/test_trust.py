@@ -118,3 +118,15 @@ def test_latest_questions_are_answered_as_of_the_newest_source_date(make_assista
     answer = assistant.ask("What is the latest on China's rare earth export quotas and secrecy?")
     assert answer.text.startswith("As of ")
     assert answer.metadata["as_of"] in {"late July 2025", "27 Jul 2025", "July 18, 2025"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The sources China's exports jumped in June", "China's exports jumped in June"),
+    ("According to the documents, China restricts exports", "China restricts exports"),
+    ("Sources disagree on the amount", "Sources disagree on the amount"),  # a claim, not a lead-in
+    ("Sourcing rare earths is hard", "Sourcing rare earths is hard"),
+])
+def test_a_lead_in_about_the_sources_is_not_part_of_the_claim(text, expected):
+    from assistant.claims import _SOURCE_LEAD_IN
+
+    assert _SOURCE_LEAD_IN.sub("", text) == expected
