@@ -43,6 +43,7 @@ MAX_LLM_SENTENCES = 3
 LLM_SOURCE_TOKENS = 512
 MIN_SOURCE_TOKENS = 24  # a cut source shorter than this says too little to be worth a number
 CONFLICT_NOTE_PREFIX = "The sources differ on "
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")  # a full stop, maybe closed by a quote or bracket
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -304,9 +305,6 @@ def finished_sentences(raw: str) -> str:
     if claims and not _ENDS_SENTENCE.search(strip_markers(claims[-1]).rstrip()):
         claims = claims[:-1]
     return " ".join(claims)
-
-
-_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")
 
 
 def _sentences_begun(text: str) -> int:

@@ -8,7 +8,7 @@ from functools import wraps
 
 import click
 
-from .errors import AssistantError
+from .errors import AssistantError, ConfigError
 
 
 def _handle_errors(fn):
@@ -307,8 +307,6 @@ def bench(quick: bool, out: str | None) -> None:
     """Run the performance benchmarks; write bench/reports/latest.json, latest.md and plots."""
     import subprocess
     from pathlib import Path
-
-    from .errors import ConfigError
 
     # The benchmarks live beside the package in the project checkout, not in the wheel.
     script = Path(__file__).resolve().parent.parent / "bench" / "run.py"

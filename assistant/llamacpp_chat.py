@@ -8,6 +8,7 @@ model gets this small, maintained-by-us adapter instead: the standard
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -67,7 +68,13 @@ class LlamaCppChatModel(BaseChatModel):
         the model load with retrieval instead of paying for both in turn.
         """
         if self._llama is None:
-            threading.Thread(target=lambda: self.client, name="llama-preload", daemon=True).start()
+            threading.Thread(target=self._load_quietly, name="llama-preload", daemon=True).start()
+
+    def _load_quietly(self) -> None:
+        # A failed load is raised again, with its message, by the foreground call
+        # that needs the model; a traceback from this thread would only be noise.
+        with contextlib.suppress(Exception):
+            _ = self.client
 
     def _payload(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
         return {
