@@ -8,11 +8,11 @@ Public API::
     answer = assistant.ask("How is China enforcing its rare earth export restrictions?")
 """
 
-from .assistant import Assistant
-from .errors import AssistantError, BackendError, ConfigError, IndexStateError, InputError
-from .index import IngestReport
-from .settings import Settings, load_settings
-from .types import Answer, Citation, Claim, Conflict
+from assistant.answer import Answer, Citation, Claim, Conflict
+from assistant.assistant import Assistant
+from assistant.errors import AssistantError, BackendError, ConfigError, IndexStateError, InputError
+from assistant.settings import Settings, load_settings
+from assistant.store.index import IngestReport
 
 __all__ = [
     "Answer",

@@ -7,14 +7,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .answering import AnswerChain
-from .citations import SupportJudge
-from .embeddings import MiniLMEmbeddings
-from .errors import IndexStateError
-from .index import Index, IngestReport, ProgressCallback
-from .retrieval import HybridRetriever
-from .settings import Settings, load_settings
-from .types import Answer
+from assistant.answer import Answer
+from assistant.answering.chain import AnswerChain
+from assistant.answering.retrieval import HybridRetriever
+from assistant.answering.verification import SupportJudge
+from assistant.errors import IndexStateError
+from assistant.models.embeddings import MiniLMEmbeddings
+from assistant.settings import Settings, load_settings
+from assistant.store.index import Index, IngestReport, ProgressCallback
 
 
 class Assistant:
@@ -57,7 +57,7 @@ class Assistant:
         if not self._chat_model_loaded:
             with self._lock:
                 if not self._chat_model_loaded:
-                    from .llm import get_chat_model
+                    from assistant.models.chat import get_chat_model
 
                     self._chat_model = get_chat_model(self.settings)
                     self._chat_model_loaded = True
@@ -80,7 +80,7 @@ class Assistant:
             return None
         with self._lock:
             if generator not in self._other_models:
-                from .llm import get_chat_model
+                from assistant.models.chat import get_chat_model
 
                 self._other_models[generator] = get_chat_model(self.settings.model_copy(update={"llm": generator}))
             return self._other_models[generator]

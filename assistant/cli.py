@@ -8,7 +8,8 @@ from functools import wraps
 
 import click
 
-from .errors import AssistantError, ConfigError
+from assistant.errors import AssistantError, ConfigError
+from assistant.settings import GENERATORS
 
 
 def _handle_errors(fn):
@@ -29,7 +30,7 @@ def _handle_errors(fn):
 
 
 def _assistant(**overrides):
-    from .assistant import Assistant
+    from assistant.assistant import Assistant
 
     return Assistant(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -80,7 +81,7 @@ def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print Answer.to_dict() as JSON, nothing else.")
 @click.option("--k", type=click.IntRange(1, 50), default=None, help="Chunks to retrieve.")
-@click.option("--llm", type=click.Choice(["llamacpp", "openai", "ollama", "extractive", "fake"]), default=None,
+@click.option("--llm", type=click.Choice(GENERATORS), default=None,
               help="Generator for this question (default: ASSISTANT_LLM).")
 @_handle_errors
 def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
@@ -90,7 +91,7 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
         answer = assistant.ask(question, k=k)
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    from .types import Answer
+    from assistant.answer import Answer
 
     answer = None
     streamed = False
@@ -128,7 +129,7 @@ def format_answer(answer) -> str:
 @_handle_errors
 def serve(host: str, port: int) -> None:
     """Start the chat UI and the HTTP API on one server."""
-    from .server import run_server
+    from assistant.web.app import run_server
 
     run_server(host=host, port=port)
 
@@ -138,7 +139,7 @@ def serve(host: str, port: int) -> None:
 @_handle_errors
 def config(as_json: bool) -> None:
     """Print the effective settings (secrets masked)."""
-    from .settings import load_settings
+    from assistant.settings import load_settings
 
     values = load_settings().public_dict()
     if as_json:
@@ -158,8 +159,8 @@ def calibrate(gold: str, corpus: str, out: str) -> None:
     import tempfile
     from pathlib import Path
 
-    from .calibration import calibrate as run_calibration
-    from .evaluation import load_gold
+    from assistant.evaluation.calibration import calibrate as run_calibration
+    from assistant.evaluation.harness import load_gold
 
     items = load_gold(gold)
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,9 +208,8 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
     """Score answers against a gold file; write a report with plots."""
     from pathlib import Path
 
-    from .errors import InputError
-    from .eval_report import check_out_dir, write_report
-    from .evaluation import (
+    from assistant.errors import InputError
+    from assistant.evaluation.harness import (
         EvalConfig,
         check_thresholds,
         gate_metrics,
@@ -219,6 +219,7 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
         parse_overrides,
         run_eval,
     )
+    from assistant.evaluation.report import check_out_dir, write_report
 
     items = load_gold(gold)  # validate before any work
     check_out_dir(Path(out))
@@ -243,7 +244,7 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        from .eval_report import metrics_table
+        from assistant.evaluation.report import metrics_table
 
         click.echo(metrics_table(result["runs"]))
         agreement = result.get("judge_agreement")
@@ -294,7 +295,7 @@ def _eval_progress():
 @_handle_errors
 def mcp() -> None:
     """Serve the documents to MCP clients over stdio (tools: ask, search)."""
-    from .mcp_server import run_stdio
+    from assistant.mcp_server import run_stdio
 
     run_stdio()
 

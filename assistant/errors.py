@@ -12,30 +12,38 @@ class AssistantError(Exception):
 
     #: HTTP status the API maps this error to.
     status_code = 400
+    #: Stable machine-readable code that HTTP clients see (never a Python class name).
+    code = "assistant_error"
 
 
 class InputError(AssistantError):
     """The caller passed a bad question, path or file."""
 
+    code = "invalid_input"
+
 
 class ConfigError(AssistantError):
     """A setting has a value the assistant cannot use."""
 
+    code = "invalid_config"
 
-class IndexError_(AssistantError):
-    """The index is missing, locked or inconsistent."""
+
+class IndexStateError(AssistantError):
+    """The index is missing, locked or inconsistent.
+
+    Not ``IndexError``: that would shadow the builtin.
+    """
 
     status_code = 409
+    code = "index_state"
 
 
 class BackendError(AssistantError):
     """A backend (LLM server, Chroma server) failed after bounded retries."""
 
     status_code = 503
+    code = "backend_unavailable"
 
-
-# A friendlier public name; ``IndexError`` itself would shadow the builtin.
-IndexStateError = IndexError_
 
 __all__ = [
     "AssistantError",

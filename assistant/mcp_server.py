@@ -21,9 +21,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from .answering import validate_question
-from .errors import AssistantError
-from .formats import page_in_manifest
+from assistant.answering.chain import validate_question
+from assistant.errors import AssistantError
+from assistant.ingest.formats import page_in_manifest
 
 SERVER_NAME = "assistant"
 INSTRUCTIONS = (
@@ -69,7 +69,7 @@ def build_server(assistant: Any = None) -> Any:
         assistant: the ``Assistant`` to serve; built from the environment when None.
     """
     if assistant is None:
-        from .assistant import Assistant
+        from assistant.assistant import Assistant
 
         assistant = Assistant()
     server_class, tool_error = _sdk()
@@ -136,7 +136,7 @@ def run_stdio(assistant: Any = None) -> None:
     """
     with contextlib.redirect_stdout(sys.stderr):
         if assistant is None:
-            from .assistant import Assistant
+            from assistant.assistant import Assistant
 
             assistant = Assistant()
         server = build_server(assistant)

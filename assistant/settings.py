@@ -6,7 +6,7 @@ Modules never read ``os.environ`` themselves: they receive a ``Settings``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     AliasChoices,
@@ -18,9 +18,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
+from assistant.errors import ConfigError
 
-Generator = Literal["llamacpp", "openai", "ollama", "extractive", "fake"]
+# The generators, declared once: settings validation, the CLI's --llm choice and
+# the model factory all read these names.
+Generator = Literal["llamacpp", "openai", "ollama", "extractive"]
+GENERATORS: tuple[str, ...] = get_args(Generator)
+# The ones that need no server, so the chat and the API may switch to them per question.
+LOCAL_GENERATORS: tuple[str, ...] = ("llamacpp", "extractive")
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 
 

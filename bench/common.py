@@ -87,6 +87,6 @@ def make_embeddings(backend: str):
         fake = HashingEmbeddings(dim=384)
         fake.model_name = "all-MiniLM-L6-v2"
         return fake
-    from assistant.embeddings import MiniLMEmbeddings
+    from assistant.models.embeddings import MiniLMEmbeddings
 
     return MiniLMEmbeddings(backend=backend)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from assistant.chunking import chunk_document
-from assistant.documents import load_documents, parse_document
-from assistant.textutils import sentence_spans
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.documents import load_documents, parse_document
+from assistant.text.words import sentence_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -35,7 +35,7 @@ class SentenceMeanEmbeddings:
     """Synthetic chunk vectors (see module docstring); real vectors for queries."""
 
     def __init__(self, real, pool: list[str], seed: int = 0):
-        from assistant.textutils import sentence_spans
+        from assistant.text.words import sentence_spans
 
         self.real = real
         self.model_name = real.model_name  # the query side must see a matching manifest
@@ -82,8 +82,8 @@ def questions() -> list[str]:
 def build(n: int, index_dir: Path, backend: str) -> dict:
     from corpus import seed_sentences, write_corpus
 
-    from assistant.index import Index
     from assistant.settings import Settings
+    from assistant.store.index import Index
 
     settings = Settings(index_dir=index_dir, llm="extractive")
     real = make_embeddings(backend)
@@ -114,11 +114,11 @@ def build_bulk(n: int, index_dir: Path, backend: str) -> dict:
     """
     from corpus import seed_sentences, write_corpus
 
-    from assistant.chunking import chunk_document
-    from assistant.documents import load_documents
-    from assistant.index import Index
-    from assistant.manifest import DocumentEntry
+    from assistant.ingest.chunking import chunk_document
+    from assistant.ingest.documents import load_documents
     from assistant.settings import Settings
+    from assistant.store.index import Index
+    from assistant.store.manifest import DocumentEntry
 
     settings = Settings(index_dir=index_dir, llm="extractive")
     embeddings = SentenceMeanEmbeddings(make_embeddings(backend), seed_sentences())
@@ -170,9 +170,9 @@ def build_bulk(n: int, index_dir: Path, backend: str) -> dict:
 
 
 def query(index_dir: Path, backend: str, rounds: int, k: int = 8, max_questions: int | None = None) -> dict:
-    from assistant.index import Index
-    from assistant.retrieval import HybridRetriever
+    from assistant.answering.retrieval import HybridRetriever
     from assistant.settings import Settings
+    from assistant.store.index import Index
 
     base_rss = rss_mb()
     settings = Settings(index_dir=index_dir, llm="extractive")

@@ -74,7 +74,11 @@ def raw_encoder(backend: str):
     if backend == "fake":
         emb = make_embeddings("fake")
         return lambda texts: np.asarray(emb.encode(texts))
-    from assistant.embeddings import OnnxSentenceEncoder, ensure_onnx_export, packaged_model_path
+    from assistant.models.embeddings import (
+        OnnxSentenceEncoder,
+        ensure_onnx_export,
+        packaged_model_path,
+    )
 
     path = packaged_model_path()
     if backend == "torch":
@@ -82,15 +86,15 @@ def raw_encoder(backend: str):
 
         model = SentenceTransformer(str(path), device="cpu")
     else:
-        from assistant.embeddings import default_onnx_cache_dir
+        from assistant.models.embeddings import default_onnx_cache_dir
 
         model = OnnxSentenceEncoder(path, ensure_onnx_export(path, default_onnx_cache_dir(), backend == "onnx-int8"))
     return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
 
 
 def corpus_chunk_texts(folder: Path) -> list[str]:
-    from assistant.chunking import chunk_document
-    from assistant.documents import load_documents
+    from assistant.ingest.chunking import chunk_document
+    from assistant.ingest.documents import load_documents
 
     docs, _ = load_documents([folder], 10**8)
     return [c.embedding_text() for d in docs for c in chunk_document(d)]
@@ -314,7 +318,7 @@ def seeds_index(work: Path, backend: str) -> Path:
 
 def bench_answer(cfg: dict, work: Path, backend: str) -> dict:
     from assistant import Assistant
-    from assistant.types import Answer
+    from assistant.answer import Answer
 
     index_dir = seeds_index(work, backend)
     out = {}
@@ -520,7 +524,7 @@ def bench_langchain(cfg: dict, work: Path, backend: str, ingest: dict | None) ->
     store, _, _ = naive_ingest(ROOT / "seeds", work / "naive-seeds")
     chat = None
     if cfg["llm"]:
-        from assistant.llm import get_chat_model
+        from assistant.models.chat import get_chat_model
         from assistant.settings import Settings
 
         chat = get_chat_model(Settings(llm="llamacpp"))

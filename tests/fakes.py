@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.textutils import content_words
+from assistant.text.words import content_words
 
 
 class HashingEmbeddings(Embeddings):

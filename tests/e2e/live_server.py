@@ -26,7 +26,7 @@ START_TIMEOUT_S = 240
 _LAUNCHER = """
 import json, sys
 from assistant import Assistant
-from assistant.server import run_server
+from assistant.web.app import run_server
 host, port, paths, fake = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4] == "fake"
 if fake:  # hashing embeddings: no model to load, for servers that test plumbing, not retrieval
     from tests.fakes import HashingEmbeddings

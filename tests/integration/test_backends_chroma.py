@@ -19,7 +19,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.errors import BackendError
-from assistant.manifest import ChromaManifestStore
+from assistant.store.manifest import ChromaManifestStore
 from tests.conftest import EXPLAINER, ROOT, SEEDS, STORY
 from tests.integration.test_backends_llm import GO_DEEPER, ServerProcess, free_port
 

@@ -27,7 +27,7 @@ import pytest
 
 from assistant import Answer, Assistant
 from assistant.errors import BackendError
-from assistant.llm import max_tokens, packaged_gguf_path
+from assistant.models.chat import max_tokens, packaged_gguf_path
 from tests.conftest import EXPLAINER, SEEDS
 
 GO_DEEPER = [

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.eval_report import write_report
-from assistant.evaluation import (
+from assistant.evaluation.harness import (
     EvalConfig,
     check_thresholds,
     gate_metrics,
     load_thresholds,
     run_eval,
 )
+from assistant.evaluation.report import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.documents import KNOWN_HEADINGS, normalise_heading
-from assistant.formats import page_for_offset
+from assistant.ingest.documents import KNOWN_HEADINGS, normalise_heading
+from assistant.ingest.formats import page_for_offset
 from tests.conftest import EXPLAINER, SEEDS, STORY
 
 pytestmark = pytest.mark.integration
@@ -253,7 +253,7 @@ def test_page_for_offset_maps_offsets_and_gaps_to_pages():
 
 
 def test_wrapped_pdf_lines_become_paragraphs_but_headings_and_bullets_stay():
-    from assistant.formats import _unwrap
+    from assistant.ingest.formats import _unwrap
 
     lines = [
         "What's happened",

@@ -15,8 +15,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests, RetrieversIntegrationTests
 
 from assistant import Assistant
-from assistant.embeddings import MiniLMEmbeddings
-from assistant.retrieval import HybridRetriever
+from assistant.answering.retrieval import HybridRetriever
+from assistant.models.embeddings import MiniLMEmbeddings
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.integration

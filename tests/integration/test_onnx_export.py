@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from assistant.embeddings import OnnxSentenceEncoder, ensure_onnx_export, packaged_model_path
+from assistant.models.embeddings import OnnxSentenceEncoder, ensure_onnx_export, packaged_model_path
 
 pytestmark = pytest.mark.integration
 

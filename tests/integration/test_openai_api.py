@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from assistant import Assistant
-from assistant.openai_api import router
+from assistant.web.openai_routes import router
 from tests.conftest import EXPLAINER, SEEDS
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.citations import CITATION_MARK, parse_markers, split_claims, strip_markers
-from assistant.documents import parse_document
-from assistant.textutils import sentence_spans
+from assistant.answering.verification import (
+    CITATION_MARK,
+    parse_markers,
+    split_claims,
+    strip_markers,
+)
+from assistant.ingest.documents import parse_document
+from assistant.text.words import sentence_spans
 from tests.reliability.conftest import record
 
 pytestmark = pytest.mark.fuzz

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import assistant.index as index_module
+import assistant.store.index as index_module
 from assistant import Assistant
-from assistant.manifest import ManifestFile
+from assistant.store.manifest import ManifestFile
 from tests.fakes import HashingEmbeddings
 from tests.reliability.conftest import record
 
@@ -109,7 +109,7 @@ def test_temp_folders_of_a_killed_bm25_save_are_cleaned_up(tmp_path):
     import os
     import time
 
-    from assistant.lexical import STALE_TMP_S, LexicalIndex
+    from assistant.store.lexical import STALE_TMP_S, LexicalIndex
 
     dead, live = tmp_path / "lexical.tmp-dead", tmp_path / "lexical.tmp-live"
     dead.mkdir()

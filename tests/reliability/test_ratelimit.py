@@ -7,7 +7,7 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from assistant.ratelimit import RateLimitMiddleware, TokenBucketLimiter, client_key
+from assistant.web.ratelimit import RateLimitMiddleware, TokenBucketLimiter, client_key
 from tests.reliability.conftest import record
 
 
@@ -50,7 +50,7 @@ def test_client_key_is_the_address_so_guessing_tokens_does_not_reset_the_bucket(
 
 @pytest.fixture
 def app(make_assistant, seeds_copy):
-    from assistant.server import create_app
+    from assistant.web.app import create_app
 
     assistant = make_assistant()
     assistant.ingest([seeds_copy])
@@ -83,7 +83,7 @@ def test_middleware_returns_429_quickly_to_a_noisy_remote_client_only(app):
 
 
 def test_added_after_token_auth_it_limits_token_guessing(make_assistant, seeds_copy):
-    from assistant.server import create_app
+    from assistant.web.app import create_app
 
     assistant = make_assistant(api_token="the-real-token")
     assistant.ingest([seeds_copy])

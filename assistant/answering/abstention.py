@@ -1,0 +1,66 @@
+"""When to abstain: no relevant evidence, a named thing the documents never mention,
+or a figure asked for that no evidence sentence gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.answering.evidence import Span
+from assistant.answering.evidence_coverage import (
+    asks_about_outcome,
+    asks_for_figure,
+    gives_figure,
+    missing_entities,
+    role_missing,
+)
+from assistant.text.dates import find_dates
+
+NOT_COVERED = "The documents do not cover this, so I can't answer it from them."
+
+
+@dataclass
+class Abstention:
+    abstain: bool
+    reason: str = ""
+    message: str = ""
+    not_covered: list[str] = field(default_factory=list)
+    context_span: int | None = None  # an evidence index worth citing alongside the abstention
+
+
+def check_coverage(
+    question: str,
+    chunks,
+    evidence: list[Span],
+    threshold: float,
+    newest: tuple[str, str] | None = None,
+    embeddings=None,
+) -> Abstention:
+    """Decide whether the evidence answers ``question``, fully, partly or not at all.
+
+    Args:
+        newest: (iso date, as written) of the newest source, for questions
+            about events after it.
+    """
+    if not question or not evidence or evidence[0].score < threshold:
+        return Abstention(True, "low_relevance", NOT_COVERED)
+    found, missing = missing_entities(question, [c.page_content for c in chunks])
+    if missing and not found:
+        names = " or ".join(missing)
+        return Abstention(True, "not_mentioned", f"The documents do not mention {names}, so I can't answer this from them.",
+                          not_covered=missing)
+    # A figure only counts when its sentence is about the question's subject:
+    # "exports jumped 60.3%" does not answer "what were the quota figures?".
+    on_topic = [s.text for s in evidence[:3] if s.overlap >= 0.5]
+    if asks_for_figure(question) and not gives_figure(on_topic, question):
+        return Abstention(True, "figure_missing", "The documents do not give that figure.", context_span=0)
+    if embeddings is not None and role_missing(question, [s.text for s in evidence[:3]], embeddings):
+        return Abstention(True, "not_mentioned", NOT_COVERED)
+    if newest and asks_about_outcome(question):
+        later = [d for d in find_dates(question, default_year=newest[0][:4]) if d.iso > newest[0]]
+        if later:
+            return Abstention(
+                True, "after_sources",
+                f"The newest source is dated {newest[1]}; it cannot say what happened on {later[0].text}.",
+                context_span=0,
+            )
+    return Abstention(False, not_covered=missing)

@@ -1,0 +1,207 @@
+"""Sentence-level evidence: the few spans worth showing a small model, or quoting.
+
+A tiny generator does well with one short, focused span and badly with four
+long chunks (see ARCHITECTURE.md), so retrieval's chunks are cut into
+sentences, scored against the question, and a diverse handful is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document as LCDocument
+
+from assistant.answering.evidence_coverage import question_entities
+from assistant.answering.safety import is_instruction
+from assistant.text.words import content_words, sentence_spans
+
+# Relevance = cosine similarity, nudged up when the sentence shares the
+# question's content words (exact names and numbers matter in news text).
+# The chunk's own similarity carries the context a lone sentence lacks
+# ("It has used quotas since 2006" means little without its paragraph).
+SENTENCE_WEIGHT = 0.55
+CHUNK_WEIGHT = 0.2
+LEXICAL_WEIGHT = 0.25
+MMR_LAMBDA = 0.75
+ENTITY_BONUS = 0.08  # the question names Japan: sentences naming Japan come first
+CONTINUATION_FACTOR = 0.85
+BROAD_MARGIN = 0.25
+NARROW_MARGIN = 0.12
+NARROW_MAX_SPANS = 3
+_NARROW = re.compile(
+    r"^\s*(how (much|many|long|old|big)|when|who|whom|whose|which|where|what (is|was|are|were) the "
+    r"(name|number|amount|date|size|share|percentage|figure|total|value))\b",
+    re.IGNORECASE,
+)
+_BROAD = re.compile(
+    r"\b(how|why|what steps|what (are|were) the (main|key)|explain|describe|overview|summar|impact|"
+    r"implications|role|respond|doing|efforts?)\b",
+    re.IGNORECASE,
+)
+
+
+def is_broad_question(question: str) -> bool:
+    """A question whose answer gathers several facts ("How is X enforcing Y?")."""
+    return not _NARROW.search(question) and bool(_BROAD.search(question))
+
+
+@dataclass
+class Span:
+    """A sentence of a source with absolute offsets into its document."""
+
+    doc_id: str
+    title: str
+    section: str
+    start: int
+    end: int
+    text: str
+    chunk_id: str
+    score: float = 0.0
+    cosine: float = 0.0
+    overlap: float = 0.0
+    chunk_score: float = 0.0
+    previous: int | None = None  # index of the sentence before it in the same paragraph
+    base_score: float = 0.0  # before the name and continuation boosts
+    date: str | None = None
+    page: int | None = None
+
+
+def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:
+    """Split retrieved chunks into sentence spans, once each (chunks overlap)."""
+    seen: set[tuple[str, int, int]] = set()
+    spans: list[Span] = []
+    for chunk in chunks:
+        meta = chunk.metadata
+        base = int(meta["start"])
+        prev_end: int | None = None
+        for s, e in sentence_spans(chunk.page_content):
+            text = chunk.page_content[s:e]
+            same_paragraph = prev_end is not None and "\n" not in chunk.page_content[prev_end:s]
+            prev_index = len(spans) - 1 if same_paragraph and spans else None
+            prev_end = e
+            key = (meta["doc_id"], base + s, base + e)
+            if key in seen or not is_statement(text):
+                prev_end = None if not is_statement(text) else prev_end
+                continue
+            seen.add(key)
+            spans.append(
+                Span(
+                    meta["doc_id"], meta.get("title", ""), meta.get("section", ""), base + s, base + e,
+                    text, meta["id"], chunk_score=float(meta.get("dense_score") or 0.0),
+                    previous=prev_index,
+                )
+            )
+    return spans
+
+
+# Teaser and navigation sentences of news apps ("Below, we explore ...") say nothing.
+_META = re.compile(
+    r"\b(we explore|this page|keep reading|read on|curious about|find out more|click here|"
+    r"your top questions|stay informed|sign up)\b",
+    re.IGNORECASE,
+)
+
+
+def is_statement(text: str) -> bool:
+    """Questions ("Go deeper" bullets, FAQ titles), teasers, fragments and
+    instructions aimed at the assistant (prompt injection) are not evidence."""
+    return (
+        not text.rstrip().endswith("?")
+        and len(text.split()) >= 4
+        and not _META.search(text)
+        and not is_instruction(text)
+    )
+
+
+def question_overlap(question_words: set[str], text: str) -> float:
+    if not question_words:
+        return 0.0
+    return len(question_words & set(content_words(text))) / len(question_words)
+
+
+def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
+    """Fill each span's score; return the span embedding matrix (rows normalised)."""
+    if not spans:
+        return np.zeros((0, 0))
+    q = np.asarray(embeddings.embed_query(question))
+    m = np.asarray(embeddings.embed_documents([s.text for s in spans]))
+    cosines = m @ q
+    q_words = set(content_words(question))
+    names = [set(content_words(n)) for n in question_entities(question)]
+    for span, cos in zip(spans, cosines, strict=True):
+        span.cosine = float(cos)
+        span.overlap = question_overlap(q_words, span.text)
+        span.score = (
+            SENTENCE_WEIGHT * span.cosine
+            + CHUNK_WEIGHT * max(span.chunk_score, span.cosine)
+            + LEXICAL_WEIGHT * span.overlap
+        )
+        span.base_score = span.score
+        if names:
+            words = set(content_words(span.text))
+            if any(n and n <= words for n in names):
+                span.score += ENTITY_BONUS
+    # A sentence continuing a relevant one in the same paragraph is usually
+    # about the same thing ("China intensified enforcement ... The Ministry
+    # revealed efforts to disrupt smuggling"), even when it shares no words
+    # with the question. Boost from the original scores only, one step.
+    original = [s.score for s in spans]
+    for span in spans:
+        if span.previous is not None:
+            span.score = max(span.score, CONTINUATION_FACTOR * original[span.previous])
+    return m
+
+
+def rank_spans(question: str, chunks: list[LCDocument], embeddings) -> tuple[list[Span], np.ndarray]:
+    """Every usable sentence of the retrieved chunks, scored against the question."""
+    spans = spans_from_chunks(chunks)
+    return spans, score_spans(question, spans, embeddings)
+
+
+def choose_spans(
+    question: str,
+    spans: list[Span],
+    matrix: np.ndarray,
+    n: int,
+    margin: float | None = None,
+) -> list[Span]:
+    """Up to ``n`` relevant, mutually diverse sentences (maximal marginal relevance).
+
+    Spans scoring more than ``margin`` below the best one are not worth a
+    slot: they dilute a small model's context and pad the answer. Broad
+    questions ("how", "why", "what steps") get a wider margin than narrow
+    ones ("how much", "when", "who"), whose answer is usually one sentence.
+    """
+    if not spans:
+        return []
+    broad = is_broad_question(question)
+    if margin is None:
+        margin = BROAD_MARGIN if broad else NARROW_MARGIN
+    if not broad:
+        n = min(n, NARROW_MAX_SPANS)
+    # The margin is measured from the best unboosted score, so a boosted
+    # sentence cannot push every other relevant sentence out of the answer.
+    best = max(s.base_score or s.score for s in spans)
+    order = sorted(range(len(spans)), key=lambda i: -spans[i].score)
+    chosen: list[int] = []
+    while order and len(chosen) < n:
+        def mmr(i: int) -> float:
+            redundancy = max((float(matrix[i] @ matrix[j]) for j in chosen), default=0.0)
+            return MMR_LAMBDA * spans[i].score - (1 - MMR_LAMBDA) * redundancy
+
+        i = max(order, key=mmr)
+        order.remove(i)
+        if spans[i].score < best - margin:
+            continue
+        if any(float(matrix[i] @ matrix[j]) > 0.92 for j in chosen):
+            continue  # a near-duplicate sentence from the other document
+        chosen.append(i)
+    return [spans[i] for i in chosen]
+
+
+def select_evidence(question: str, chunks: list[LCDocument], embeddings, n: int) -> list[Span]:
+    """Rank the chunks' sentences and choose the evidence in one call."""
+    spans, matrix = rank_spans(question, chunks, embeddings)
+    return choose_spans(question, spans, matrix, n)

@@ -1,0 +1,133 @@
+"""What part of a question the evidence covers: named things and asked-for figures."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.text.quantities import find_entities, has_quantity
+from assistant.text.words import content_words
+
+_MEASURES = r"(figures?|numbers?|amounts?|totals?|volumes?|tonnage|quotas?|prices?|rates?|costs?|values?|percentages?|shares?|sums?|salary|salaries)"
+_ASKS_FIGURE = re.compile(
+    r"\bhow (much|many)\b"
+    rf"|\b(exact|actual|precise|official|specific)\b[\w\s'’-]{{0,40}}\b{_MEASURES}\b"
+    rf"|\bwhat\b[\w\s'’-]{{0,40}}\b{_MEASURES}\b",
+    re.IGNORECASE,
+)
+# The kind of figure a measure word asks for; a money amount does not answer "what rate?".
+_PERCENT_WORDS = re.compile(r"\b(rates?|percentages?|shares? of|growth|per ?cent)\b", re.IGNORECASE)
+_MONEY_WORDS = re.compile(r"\b(prices?|costs?|worth|values?|salary|salaries|spend|invest(ed|ment)?|paid|pay)\b", re.IGNORECASE)
+_WHEN_WORDS = re.compile(
+    r"\b(jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_ASKS_OUTCOME = re.compile(
+    r"\b(outcome|result|happened|what did .{1,40} (decide|agree|conclude)|who won|end(ed)? up)\b", re.IGNORECASE
+)
+_MONTHS_AND_DAYS = re.compile(
+    r"^(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?|"
+    r"nov(ember)?|dec(ember)?|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$",
+    re.IGNORECASE,
+)
+
+
+def question_entities(question: str) -> list[str]:
+    """Named things the question asks about ('Japan', 'MP Materials'), without question words."""
+    names = []
+    for name, _, _ in find_entities(question):
+        if _MONTHS_AND_DAYS.match(name):
+            continue
+        if name.isupper() and len(name) <= 2:
+            continue  # "US", "EU": too short to check by spelling alone
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def mentioned(name: str, texts: list[str]) -> bool:
+    """Whether every word of ``name`` (stemmed) occurs together in one of ``texts``."""
+    words = set(content_words(name))
+    if not words:
+        return True
+    return any(words <= set(content_words(t)) for t in texts)
+
+
+def missing_entities(question: str, texts: list[str]) -> tuple[list[str], list[str]]:
+    """(named things the texts mention, named things they do not)."""
+    found: list[str] = []
+    missing: list[str] = []
+    for name in question_entities(question):
+        (found if mentioned(name, texts) else missing).append(name)
+    return found, missing
+
+
+def asks_for_figure(question: str) -> bool:
+    return bool(_ASKS_FIGURE.search(question))
+
+
+def asks_about_amount(question: str) -> bool:
+    """A figure, or money or a share of something ("how much did the US invest?")."""
+    return asks_for_figure(question) or bool(_MONEY_WORDS.search(question) or _PERCENT_WORDS.search(question))
+
+
+def when_words(text: str) -> set[str]:
+    """Months and years named in ``text``, normalised to their first three letters or digits."""
+    return {w.lower()[:3] if not w.isdigit() else w for w in _WHEN_WORDS.findall(text)}
+
+
+def gives_figure(texts: list[str], question: str = "") -> bool:
+    """Whether a text states the kind of figure asked, for the period and names it asks about.
+
+    "7,742 tonnes in June" does not answer "how many tonnes in May 2025?",
+    nor "how much ore does India mine?" (no India), nor "what tariff rate?"
+    (tonnes are not a rate).
+    """
+    from assistant.text.quantities import find_amounts
+
+    wanted = when_words(question)
+    names = [set(content_words(n)) for n in question_entities(question)]
+    kind = "percent" if _PERCENT_WORDS.search(question) else "money" if _MONEY_WORDS.search(question) else None
+    for text in texts:
+        if not has_quantity(text) or not wanted <= when_words(text):
+            continue
+        words = set(content_words(text))
+        if names and not any(n <= words for n in names):
+            continue
+        if kind and not any(a.kind == kind for a in find_amounts(text)):
+            continue
+        return True
+    return False
+
+
+def asks_about_outcome(question: str) -> bool:
+    return bool(_ASKS_OUTCOME.search(question))
+
+
+ROLE_SIMILARITY_FLOOR = 0.25
+
+
+def role_missing(question: str, texts: list[str], embeddings) -> bool:
+    """For 'who' questions: nothing in ``texts`` is about the role asked for.
+
+    "Who is the chief executive of MP Materials?" is not answered by
+    sentences about MP Materials' owners. The role is the question minus its
+    names; it is present when its words appear, or when a sentence is
+    semantically close to it ("biggest owner" ~ "largest stakeholder").
+    """
+    if not texts or not re.match(r"^\s*who\b", question, re.IGNORECASE):
+        return False
+    role = question
+    for name in question_entities(question):
+        role = role.replace(name, " ")
+    role = re.sub(r"^\s*who\s+(is|was|are|were)?\s*|[?'’]s?\b|\?", " ", role, flags=re.IGNORECASE)
+    role_words = set(content_words(role))
+    if not role_words:
+        return False
+    present = set().union(*(set(content_words(t)) for t in texts))
+    if len(role_words & present) / len(role_words) >= 0.5:
+        return False
+    import numpy as np
+
+    vectors = np.asarray(embeddings.embed_documents([role.strip(), *texts]))
+    return float(np.max(vectors[1:] @ vectors[0])) < ROLE_SIMILARITY_FLOOR

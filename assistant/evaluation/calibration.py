@@ -1,0 +1,102 @@
+"""Choose the abstention threshold from a gold set, with its coverage/precision curve.
+
+Every gold question is asked once with the threshold at 0, recording the best
+evidence score and whether another rule (an unmentioned name, a missing
+figure) abstained anyway. Any threshold can then be scored without asking
+again: an item abstains when a rule did or its score is below the threshold.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_FALSE_ABSTENTION = 0.05
+
+
+@dataclass
+class Observation:
+    answerable: bool
+    best_score: float
+    rule_abstained: bool
+
+
+def observe(assistant, items) -> list[Observation]:
+    """Ask every gold item with the threshold off (``assistant`` settings are copied)."""
+    from assistant.assistant import Assistant
+
+    # Evidence scores do not depend on the generator, so the fast one is used.
+    probe = assistant.settings.model_copy(update={"abstain_threshold": 0.0, "llm": "extractive"})
+    runner = Assistant(probe, embeddings=assistant.embeddings, chroma_client=assistant.index._client)
+    out = []
+    for item in items:
+        answer = runner.ask(item.question)
+        out.append(Observation(item.answerable, float(answer.metadata.get("best_evidence_score", 0.0)), answer.abstained))
+    return out
+
+
+def curve(observations: list[Observation], steps: int = 101) -> list[dict[str, float]]:
+    """Coverage (answerable items answered) and precision (answered items answerable) per threshold."""
+    rows = []
+    n_answerable = sum(o.answerable for o in observations) or 1
+    n_unanswerable = sum(not o.answerable for o in observations) or 1
+    for i in range(steps):
+        t = i / (steps - 1)
+        answered = [o for o in observations if not o.rule_abstained and o.best_score >= t]
+        good = sum(o.answerable for o in answered)
+        rows.append({
+            "threshold": round(t, 3),
+            "coverage": good / n_answerable,
+            "precision": good / len(answered) if answered else 1.0,
+            "abstention_accuracy": sum(1 for o in observations if not o.answerable and o not in answered) / n_unanswerable,
+            "false_abstention_rate": 1 - good / n_answerable,
+        })
+    return rows
+
+
+def choose_threshold(rows: list[dict[str, float]]) -> dict[str, float]:
+    """The threshold with the best abstention accuracy whose false-abstention rate stays
+    within 5%; ties go to the middle of the best plateau (robust to new questions)."""
+    allowed = [r for r in rows if r["false_abstention_rate"] <= MAX_FALSE_ABSTENTION + 1e-9] or rows
+    best = max(r["abstention_accuracy"] for r in allowed)
+    plateau = [r for r in allowed if r["abstention_accuracy"] == best]
+    return plateau[len(plateau) // 2]
+
+
+def plot_curve(rows: list[dict[str, float]], chosen: dict[str, float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    xs = [r["threshold"] for r in rows]
+    ax.plot(xs, [r["coverage"] for r in rows], label="coverage (answerable answered)")
+    ax.plot(xs, [r["precision"] for r in rows], label="precision (answered are answerable)")
+    ax.plot(xs, [r["abstention_accuracy"] for r in rows], label="abstention accuracy", linestyle="--")
+    ax.axvline(chosen["threshold"], color="grey", linestyle=":", label=f"chosen {chosen['threshold']:.2f}")
+    ax.set_xlabel("abstention threshold (best evidence score)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("Abstention threshold: coverage vs precision")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def calibrate(assistant, items, out_dir: Path) -> dict[str, Any]:
+    """Observe, build the curve, pick the threshold, write JSON + PNG to ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    observations = observe(assistant, items)
+    rows = curve(observations)
+    chosen = choose_threshold(rows)
+    result = {"chosen": chosen, "curve": rows, "observations": [vars(o) for o in observations]}
+    tmp = out_dir / "abstention_curve.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out_dir / "abstention_curve.json")
+    plot_curve(rows, chosen, out_dir / "abstention_curve.png")
+    return result

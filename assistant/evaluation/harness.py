@@ -1,0 +1,441 @@
+"""The eval harness: run the real ``Assistant`` on a gold file and score every answer.
+
+One call, :func:`run_eval`, takes a gold file, a corpus and one or more
+configurations (settings overrides), builds a private index per configuration
+(keyed by the settings that change the index, so chunk sizes can be compared
+without touching the project's ``indexes/``), asks every gold question, and
+returns a JSON-ready dict ``{"config", "metrics", "items", "runs",
+"judge_agreement"}``. Scoring lives in ``eval_metrics``; the Markdown report
+and plots in ``eval_report``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.answering.chain import CONFLICT_NOTE_PREFIX
+from assistant.errors import AssistantError, InputError
+from assistant.evaluation import metrics as M
+
+GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
+INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path")
+SHOWN_SETTINGS = ("llm", "retrieval", "k", "chunk_tokens", "chunk_overlap", "abstain_threshold", "evidence_sentences")
+Progress = Callable[[str], None]
+
+
+# ----- gold file ---------------------------------------------------------------------
+@dataclass
+class GoldItem:
+    """One gold question; ``facts`` is a list of required facts, each a list of spellings."""
+
+    id: str
+    question: str
+    answerable: bool
+    facts: list[list[str]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    answer: str | None = None
+
+    @property
+    def category(self) -> str:
+        """The id's prefix before '-' or '_' ("story-03" -> "story"), for grouped scores."""
+        for sep in ("-", "_"):
+            if sep in self.id:
+                return self.id.split(sep, 1)[0]
+        return "all"
+
+
+def load_gold(path: str | Path) -> list[GoldItem]:
+    """Read and validate a gold JSONL file.
+
+    Raises:
+        InputError: naming the file, the line number and the field that is wrong.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Gold file {str(path)!r} does not exist; pass --gold path/to/gold.jsonl.")
+    items: list[GoldItem] = []
+    seen: dict[str, int] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); one JSON object per line.") from None
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(raw).__name__}.")
+        item = _gold_item(raw, where)
+        if item.id in seen:
+            raise InputError(f"{where}: field 'id' value {item.id!r} repeats line {seen[item.id]}; ids must be unique.")
+        seen[item.id] = n
+        items.append(item)
+    if not items:
+        raise InputError(f"Gold file {str(path)!r} has no items; write one JSON object per line.")
+    return items
+
+
+def _gold_item(raw: dict, where: str) -> GoldItem:
+    unknown = sorted(set(raw) - GOLD_FIELDS)
+    if unknown:
+        raise InputError(f"{where}: unknown field {unknown[0]!r}; allowed fields are {', '.join(sorted(GOLD_FIELDS))}.")
+    for name in ("id", "question", "answerable"):
+        if name not in raw:
+            raise InputError(f"{where}: missing field {name!r}.")
+    for name in ("id", "question"):
+        if not isinstance(raw[name], str) or not raw[name].strip():
+            raise InputError(f"{where}: field {name!r} must be a non-empty string, got {raw[name]!r}.")
+    if not isinstance(raw["answerable"], bool):
+        raise InputError(f"{where}: field 'answerable' must be true or false, got {raw['answerable']!r}.")
+    facts = raw.get("facts", [])
+    if not isinstance(facts, list) or not all(
+        isinstance(f, list) and f and all(isinstance(s, str) and s.strip() for s in f) for f in facts
+    ):
+        raise InputError(
+            f"{where}: field 'facts' must be a list of facts, each a non-empty list of spellings "
+            f'(e.g. [["60.3"], ["7,742", "7742"]]), got {facts!r}.'
+        )
+    if facts and not raw["answerable"]:
+        raise InputError(f"{where}: field 'facts' must be empty when 'answerable' is false.")
+    sources = raw.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources):
+        raise InputError(f"{where}: field 'sources' must be a list of document ids, got {sources!r}.")
+    answer = raw.get("answer")
+    if answer is not None and not isinstance(answer, str):
+        raise InputError(f"{where}: field 'answer' must be a string, got {answer!r}.")
+    return GoldItem(raw["id"], raw["question"], raw["answerable"], facts, sources, answer or None)
+
+
+# ----- configurations ----------------------------------------------------------------
+@dataclass
+class EvalConfig:
+    """A named set of settings overrides, e.g. ``EvalConfig("dense", {"retrieval": "dense"})``."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_overrides(pairs: Sequence[str], where: str = "--set") -> dict[str, str]:
+    """``["k=4", "llm=extractive"]`` (or ``"k=4,llm=extractive"`` items) -> a dict of settings."""
+    from assistant.settings import Settings
+
+    out: dict[str, str] = {}
+    for pair in (p for chunk in pairs for p in chunk.split(",") if p.strip()):
+        key, sep, value = pair.partition("=")
+        key = key.strip().lower().removeprefix("assistant_")
+        if not sep or not key:
+            raise InputError(f"{where} {pair!r} is not key=value; e.g. {where} k=4.")
+        if key not in Settings.model_fields:
+            raise InputError(f"{where} {pair!r}: {key!r} is not a setting; see `assistant config`.")
+        if key == "index_dir":
+            raise InputError(f"{where} {pair!r}: the eval builds its own index per configuration; use --corpus.")
+        out[key] = value.strip()
+    return out
+
+
+def parse_compare(spec: str) -> EvalConfig:
+    """``"dense=retrieval=dense,k=4"`` -> ``EvalConfig("dense", {"retrieval": "dense", "k": "4"})``."""
+    name, sep, rest = spec.partition("=")
+    if not sep or not name.strip() or "=" not in rest:
+        raise InputError(f"--compare {spec!r} is not NAME=key=value[,key=value]; e.g. --compare dense=retrieval=dense.")
+    return EvalConfig(name.strip(), parse_overrides([rest], where="--compare"))
+
+
+# ----- running -----------------------------------------------------------------------
+def run_eval(
+    gold: str | Path | list[GoldItem],
+    configs: Sequence[EvalConfig] | None = None,
+    *,
+    corpus: Sequence[str | Path] = ("seeds",),
+    cache_dir: str | Path | None = None,
+    labels: str | Path | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
+    embeddings: Any = None,
+    llm_threads: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate every configuration on the gold items; the first one is the headline.
+
+    ``llm_threads`` sets ``Settings.llm_threads`` (the local llama.cpp model's CPU threads).
+    It changes speed, not answers; on a busy machine one thread is several
+    times faster than two that wait on each other.
+
+    Returns:
+        ``{"config", "metrics", "items"}`` of the first configuration, plus
+        ``"runs"`` (every configuration, same shape and a ``name``) and
+        ``"judge_agreement"`` (when ``labels`` is given).
+    """
+    items = gold if isinstance(gold, list) else load_gold(gold)
+    items = items[:limit] if limit else items
+    configs = list(configs or [EvalConfig("default")])
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise InputError(f"Configuration names must be unique, got {names}; rename a --compare entry.")
+    corpus_paths = [Path(p) for p in corpus]
+    for p in corpus_paths:
+        if not p.exists():
+            raise InputError(f"Corpus path {str(p)!r} does not exist; pass --corpus path/to/folder.")
+    cache = Path(cache_dir) if cache_dir else Path("eval/.cache")
+    say = progress or (lambda _msg: None)
+    if embeddings is None:
+        from assistant.models.embeddings import MiniLMEmbeddings
+
+        embeddings = MiniLMEmbeddings()
+    label_pairs = load_labels(labels) if labels else None  # fail fast on a bad labels file
+    chat_models: dict[str, Any] = {}
+    runs = []
+    for config in configs:
+        runs.append(_run_config(config, items, corpus_paths, cache, embeddings, chat_models, say, llm_threads))
+    result: dict[str, Any] = {
+        "config": runs[0]["config"],
+        "metrics": runs[0]["metrics"],
+        "items": runs[0]["items"],
+        "runs": runs,
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "gold": {"path": str(gold) if not isinstance(gold, list) else None, "n_items": len(items)},
+        "corpus": [str(p) for p in corpus_paths],
+    }
+    if label_pairs is not None:
+        result["judge_agreement"] = judge_agreement(label_pairs, embeddings)
+    return result
+
+
+def _index_dir(cache: Path, settings: Any, corpus: list[Path]) -> Path:
+    key = json.dumps(
+        {"corpus": [str(p.resolve()) for p in corpus], **{f: str(getattr(settings, f)) for f in INDEX_FIELDS}},
+        sort_keys=True,
+    )
+    return cache / f"index-{settings.chunk_tokens}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+
+
+def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_threads=None) -> dict[str, Any]:
+    from assistant.answering.verification import SupportJudge
+    from assistant.assistant import Assistant
+    from assistant.settings import load_settings
+
+    overrides = dict(config.overrides)
+    if llm_threads is not None:
+        overrides.setdefault("llm_threads", llm_threads)
+    settings = load_settings(**overrides)
+    settings = settings.model_copy(update={"index_dir": _index_dir(cache, settings, corpus)})
+    assistant = Assistant(settings, embeddings=embeddings, chat_model=chat_models.get(settings.llm))
+    t0 = time.perf_counter()
+    report = assistant.ingest(corpus)
+    if report.errors:
+        say(f"[{config.name}] refused: " + "; ".join(f"{e['path']}: {e['reason']}" for e in report.errors))
+    say(f"[{config.name}] index {settings.index_dir}: {report.summary()}")
+    assistant.warm_up()  # model loading is not answer latency
+    chat_models.setdefault(settings.llm, assistant.chat_model)
+    judge = SupportJudge(embeddings)
+    run_items = []
+    for n, item in enumerate(items, start=1):
+        scored = score_item(assistant, item, judge)
+        run_items.append(scored)
+        say(f"[{config.name}] {n}/{len(items)} {item.id} {scored['latency_s']:.2f}s "
+            f"facts {len(scored['facts_hit'])}/{len(item.facts)}{' abstained' if scored['abstained'] else ''}")
+    shown = {name: getattr(settings, name) for name in SHOWN_SETTINGS}
+    return {
+        "name": config.name,
+        "config": {"name": config.name, "overrides": dict(config.overrides), "settings": shown,
+                   "index_dir": str(settings.index_dir), "llm_threads": getattr(settings, "llm_threads", None)},
+        "metrics": aggregate(run_items, items, wall_s=time.perf_counter() - t0),
+        "items": run_items,
+    }
+
+
+def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
+    """Ask one gold question and score the answer (see ``eval_metrics`` for each measure)."""
+    k = assistant.settings.k
+    t = time.perf_counter()
+    error = None
+    try:
+        answer = assistant.ask(item.question)
+        text, abstained = answer.text, answer.abstained
+        citations, retrieved = answer.citations, list(answer.metadata.get("retrieved", []))
+        timings = dict(answer.timings)
+        trace = {k: answer.metadata[k] for k in ("generator", "llm_raw", "fallback") if k in answer.metadata}
+    except AssistantError as exc:  # one broken item must not sink the run
+        error, text, abstained, citations, retrieved = str(exc), "", False, [], []
+        timings, trace = {}, {}
+    latency = time.perf_counter() - t
+    ranking = M.doc_ranking(retrieved)
+    deep = assistant.as_retriever(k=max(10, k)).search(item.question)[:10]
+    context = " ".join(d.page_content for d in assistant.as_retriever(k=k).search(item.question))
+    hit, missed = M.fact_hits(M.strip_markers(text), item.facts)
+    out: dict[str, Any] = {
+        "id": item.id, "category": item.category, "question": item.question,
+        "answerable": item.answerable, "answer": text, "abstained": abstained, "error": error,
+        "facts_hit": hit, "facts_missed": missed,
+        "fact_recall": len(hit) / len(item.facts) if item.facts else None,
+        "context_fact_recall": M.fact_recall(context, item.facts),
+        "token_f1": M.token_f1(text, item.answer) if item.answer else None,
+        "answer_cosine": None,
+        "gold_sources": item.sources, "retrieved_docs": ranking,
+        "recall_at_k": M.recall_at_k(ranking, item.sources),
+        "reciprocal_rank": M.reciprocal_rank(ranking, item.sources),
+        "ndcg_at_10": M.ndcg_at(M.doc_ranking(d.metadata["id"] for d in deep), item.sources, 10),
+        "citations": [{"id": c.id, "source": c.source, "section": c.section, "snippet": c.snippet} for c in citations],
+        "latency_s": round(latency, 4),
+        "timings": timings,
+        "trace": trace,
+    }
+    if item.answer:
+        vecs = assistant.embeddings.embed_documents([M.strip_markers(text) or " ", item.answer])
+        out["answer_cosine"] = M.cosine(vecs[0], vecs[1])
+    out.update(_citation_part(text, abstained, citations, item, judge))
+    return out
+
+
+def _citation_part(text, abstained, citations, item, judge) -> dict[str, Any]:
+    if abstained or not text:
+        return {"citation_recall": None, "citation_precision": None, "invalid_citation_rate": None,
+                "source_precision": None, "sentences": []}
+
+    def supports(sentence: str, snippet: str) -> bool:
+        # A conflict note ("The sources differ on X: one says “a”, the other “b”") quotes one
+        # amount from each cited span; it is supported by a span that contains its quote.
+        if sentence.startswith(CONFLICT_NOTE_PREFIX):
+            return any(q in snippet for q in re.findall(r"“([^”]+)”", sentence))
+        # No question: a sentence must stand on its snippet alone (stricter than answering).
+        return judge.scores(sentence, [snippet])[0] >= judge.threshold
+
+    scores = M.citation_scores(M.split_sentences(text), {c.id: c.snippet for c in citations}, supports)
+    return {
+        "citation_recall": scores.recall,
+        "citation_precision": scores.precision,
+        "invalid_citation_rate": scores.invalid_rate,
+        "source_precision": M.source_precision((c.source for c in citations), item.sources),
+        "sentences": [
+            {"text": v.text, "citation_ids": v.citation_ids, "invalid_ids": v.invalid_ids,
+             "supported": v.supported, "precise": {str(k): p for k, p in v.precise.items()}}
+            for v in scores.sentences
+        ],
+    }
+
+
+def aggregate(run_items: list[dict], items: list[GoldItem], wall_s: float | None = None) -> dict[str, Any]:
+    """Macro averages over the items where each measure is defined."""
+    answerable = [r for r in run_items if r["answerable"]]
+    acc, false_rate = M.abstention_rates([r["answerable"] for r in run_items], [r["abstained"] for r in run_items])
+    latencies = [r["latency_s"] for r in run_items]
+
+    def avg(key: str, rows: list[dict] = run_items) -> float | None:
+        return M.mean(r[key] for r in rows)
+
+    metrics: dict[str, Any] = {
+        "n_items": len(run_items),
+        "n_answerable": len(answerable),
+        "n_unanswerable": len(run_items) - len(answerable),
+        "n_errors": sum(1 for r in run_items if r["error"]),
+        "fact_recall": avg("fact_recall", answerable),
+        "all_facts_rate": M.mean(float(not r["facts_missed"]) for r in answerable if r["fact_recall"] is not None),
+        "context_fact_recall": avg("context_fact_recall", answerable),
+        "token_f1": avg("token_f1", answerable),
+        "answer_cosine": avg("answer_cosine", answerable),
+        "citation_recall": avg("citation_recall"),
+        "citation_precision": avg("citation_precision"),
+        "invalid_citation_rate": avg("invalid_citation_rate"),
+        "source_precision": avg("source_precision"),
+        "abstention_accuracy": acc,
+        "false_abstention_rate": false_rate,
+        "recall_at_k": avg("recall_at_k", answerable),
+        "mrr": avg("reciprocal_rank", answerable),
+        "ndcg_at_10": avg("ndcg_at_10", answerable),
+        "latency_p50_s": M.percentile(latencies, 50),
+        "latency_p95_s": M.percentile(latencies, 95),
+        "latency_mean_s": M.mean(latencies),
+        "latency_total_s": sum(latencies),
+    }
+    if wall_s is not None:
+        metrics["wall_s"] = wall_s
+    by_cat: dict[str, list[dict]] = {}
+    for r in answerable:
+        by_cat.setdefault(r["category"], []).append(r)
+    metrics["fact_recall_by_category"] = {
+        c: round(v, 4) if v is not None else None
+        for c, rows in sorted(by_cat.items()) for v in [avg("fact_recall", rows)]
+    }
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
+# ----- judge agreement and thresholds ------------------------------------------------
+def load_labels(path: str | Path) -> list[dict[str, Any]]:
+    """Hand-labelled ``{"sentence", "snippet", "supported"}`` pairs (JSONL)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Judge labels file {str(path)!r} does not exist; pass --labels or omit it.")
+    pairs = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{n}: not valid JSON ({exc.msg}).") from None
+        for name, kind in (("sentence", str), ("snippet", str), ("supported", bool)):
+            if not isinstance(raw.get(name), kind):
+                raise InputError(f"{path}:{n}: field {name!r} must be a {kind.__name__}, got {raw.get(name)!r}.")
+        pairs.append(raw)
+    return pairs
+
+
+def judge_agreement(pairs: list[dict[str, Any]], embeddings: Any) -> dict[str, Any]:
+    """How often ``SupportJudge`` (as the eval uses it) agrees with the hand labels."""
+    from assistant.answering.verification import SupportJudge
+
+    judge = SupportJudge(embeddings)
+    scores = [judge.scores(p["sentence"], [p["snippet"]])[0] for p in pairs]
+    predicted = [s >= judge.threshold for s in scores]
+    out: dict[str, Any] = M.agreement([p["supported"] for p in pairs], predicted)
+    out["threshold"] = judge.threshold
+    out["disagreements"] = [
+        {"id": p.get("id"), "sentence": p["sentence"], "snippet": p["snippet"], "label": p["supported"],
+         "score": round(s, 4), "note": p.get("note", "")}
+        for p, s, pred in zip(pairs, scores, predicted, strict=True) if pred != p["supported"]
+    ]
+    return out
+
+
+def gate_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The headline metrics plus the judge's agreement as ``judge_accuracy``, ``judge_kappa``..."""
+    metrics = dict(result["metrics"])
+    for key in ("accuracy", "precision", "recall", "kappa"):
+        if result.get("judge_agreement"):
+            metrics[f"judge_{key}"] = result["judge_agreement"][key]
+    return metrics
+
+
+def load_thresholds(path: str | Path) -> dict[str, dict[str, float]]:
+    """``[min]`` and ``[max]`` tables of metric bounds from a TOML file."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"Thresholds file {str(path)!r} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"Thresholds file {str(path)!r} is not valid TOML: {exc}.") from None
+    return {"min": dict(data.get("min", {})), "max": dict(data.get("max", {}))}
+
+
+def check_thresholds(metrics: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> list[str]:
+    """Human-readable failures; empty when every bound holds."""
+    failures = []
+    for kind, bounds in thresholds.items():
+        for name, bound in bounds.items():
+            value = metrics.get(name)
+            if value is None:
+                failures.append(f"{name}: no value (bound {kind} {bound})")
+            elif (kind == "min" and value < bound) or (kind == "max" and value > bound):
+                word = "below the minimum" if kind == "min" else "above the maximum"
+                failures.append(f"{name} = {value:.4f} is {word} {bound}")
+    return failures

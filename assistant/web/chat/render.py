@@ -1,0 +1,206 @@
+"""HTML for the chat: answers with citation chips, sources, abstentions and conflicts.
+
+Every piece of text that comes from a document, a question or a model goes
+through ``html.escape`` here and nowhere else builds markup, so HTML or script
+in a document is shown as text. The browser script (static/chat.js) reads only
+``data-*`` attributes and inserts document text with ``textContent``.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from urllib.parse import quote
+
+from assistant.answer import Answer, Citation
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+CONTEXT_CHARS = 140
+
+
+def _attr(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _block(inner: str, classes: str, **data: object) -> str:
+    # One line, no blank lines: Markdown leaves an HTML block like this alone.
+    attrs = "".join(f' data-{k.replace("_", "-")}="{_attr(v)}"' for k, v in data.items())
+    return f'<div class="{classes}"{attrs}>{inner}</div>'
+
+
+def _text(value: str) -> str:
+    """Escaped text whose line breaks survive inside one HTML block."""
+    return "<br>".join(escape(line) for line in value.split("\n"))
+
+
+def chip(c: Citation) -> str:
+    """A numbered chip; the chat's sanitiser drops data-* attributes, so the target is in the href."""
+    title = f"{c.title} — {c.section}" if c.section else c.title
+    target = f"#cite:{c.id}:{c.start}:{c.end}:{quote(c.source, safe='')}"
+    return (
+        f'<a class="cite-chip" role="button" href="{_attr(target)}" title="{_attr(title)}">{c.id}</a>'
+    )
+
+
+def answer_text_html(answer: Answer) -> str:
+    """The answer text, escaped, with each known ``[n]`` turned into a chip."""
+    by_id = {c.id: c for c in answer.citations}
+    out, pos = [], 0
+    for m in _MARKER.finditer(answer.text):
+        c = by_id.get(int(m.group(1)))
+        if c is None:
+            continue
+        out.append(_text(answer.text[pos : m.start()]).rstrip(" ") + " ")
+        out.append(chip(c))
+        pos = m.end()
+    out.append(_text(answer.text[pos:]))
+    return "".join(out).strip()
+
+
+def plain_answer(answer: Answer) -> str:
+    """What 'Copy' puts on the clipboard: the text with [n] and a list of its sources."""
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("")
+        for c in answer.citations:
+            section = f", {c.section}" if c.section else ""
+            date = f" ({c.date})" if c.date else ""
+            lines.append(f"[{c.id}] {c.title}{section}{date}: \u201c{c.snippet}\u201d")
+    return "\n".join(lines)
+
+
+def render_user(question: str) -> str:
+    return _block(_text(question), "msg-user")
+
+
+def render_streaming(partial: str) -> str:
+    return _block(_text(partial) + '<span class="typing" aria-hidden="true"></span>', "ans ans-streaming")
+
+
+def render_error(message: str) -> str:
+    return _block(
+        '<div class="ans-badge">Could not answer</div>' + f'<div class="ans-text">{_text(message)}</div>',
+        "ans ans-error",
+    )
+
+
+def render_conflicts(answer: Answer) -> str:
+    if not answer.conflicts:
+        return ""
+    items = []
+    for conflict in answer.conflicts:
+        claims = []
+        for claim in conflict.claims:
+            cid = claim.get("citation_id")
+            cited = next((c for c in answer.citations if c.id == cid), None)
+            mark = chip(cited) if cited else ""
+            claims.append(f"<li>{escape(str(claim.get('text', '')))} {mark}</li>")
+        items.append(f"<div><strong>Sources disagree on {escape(conflict.topic)}:</strong><ul>{''.join(claims)}</ul></div>")
+    return f'<div class="ans-conflict" role="note"><span class="ans-badge warn">Conflicting sources</span>{"".join(items)}</div>'
+
+
+def render_answer(answer: Answer) -> str:
+    """The final chat bubble for an answer."""
+    # The text to copy rides along hidden; entities keep it on one line for Markdown.
+    copy_text = escape(plain_answer(answer)).replace("\n", "&#10;")
+    copy = (
+        f'<pre class="copy-text" aria-hidden="true">{copy_text}</pre>'
+        '<button type="button" class="copy-answer" title="Copy the answer and its sources">Copy</button>'
+    )
+    if answer.abstained:
+        body = (
+            '<div class="ans-badge muted">Not in the documents</div>'
+            f'<div class="ans-text">{_text(answer.text)}</div>'
+        )
+        return _block(body + f'<div class="ans-actions">{copy}</div>', "ans ans-abstained")
+    kind = "ans ans-conflicted" if answer.conflicts else "ans ans-ok"
+    notes = ""
+    if answer.metadata.get("fallback"):
+        notes = f'<div class="ans-note">{escape(str(answer.metadata["fallback"]))}</div>'
+    sources = ""
+    if answer.citations:
+        rows = "".join(
+            f"<li>{chip(c)} {escape(c.title)}{' · ' + escape(c.section) if c.section else ''}</li>"
+            for c in answer.citations
+        )
+        sources = f'<details class="ans-sources"><summary>Sources ({len(answer.citations)})</summary><ul>{rows}</ul></details>'
+    body = f'<div class="ans-text">{answer_text_html(answer)}</div>{render_conflicts(answer)}{notes}{sources}'
+    first_token = answer.timings.get("first_token_s")
+    timing = f'<span class="ans-timing">{answer.timings.get("total_s", 0):.1f}s</span>' if first_token is not None else ""
+    return _block(
+        body + f'<div class="ans-actions">{copy}{timing}</div>',
+        kind,
+        generator=answer.metadata.get("generator", ""),
+    )
+
+
+def _context(text: str, start: int, end: int) -> tuple[str, str, str]:
+    before = text[max(0, start - CONTEXT_CHARS) : start]
+    after = text[end : end + CONTEXT_CHARS]
+    if start - CONTEXT_CHARS > 0 and " " in before:
+        before = "\u2026" + before.split(" ", 1)[1]
+    if end + CONTEXT_CHARS < len(text) and " " in after:
+        after = after.rsplit(" ", 1)[0] + "\u2026"
+    return before, text[start:end], after
+
+
+def render_sources_panel(answer: Answer | None, texts: dict[str, str]) -> str:
+    """The sources panel: each cited span in its context, highlighted, and clickable."""
+    if answer is None:
+        return (
+            '<div class="sources-empty">Sources appear here after an answer. '
+            "Click a numbered chip to read the full document at the cited passage.</div>"
+        )
+    if answer.abstained or not answer.citations:
+        return '<div class="sources-empty">No sources: the documents do not answer this question.</div>'
+    cards = []
+    for c in answer.citations:
+        text = texts.get(c.source)
+        if text is not None and text[c.start : c.end] == c.snippet:
+            before, span, after = _context(text, c.start, c.end)
+        else:
+            before, span, after = "", c.snippet, ""
+        before, span, after = (re.sub(r"\s+", " ", x) for x in (before, span, after))
+        meta = " · ".join(escape(x) for x in (c.section, c.date or "") if x)
+        cards.append(
+            f'<li class="source-card" data-cite="{c.id}" data-doc="{_attr(c.source)}" data-start="{c.start}" '
+            f'data-end="{c.end}" tabindex="0" role="button" aria-label="Open source {c.id}">'
+            f'<div class="source-head"><span class="source-num">{c.id}</span>'
+            f'<span class="source-title">{escape(c.title)}</span></div>'
+            f'<div class="source-meta">{meta}</div>'
+            f'<div class="source-snippet"><span class="ctx">{_text(before)}</span><mark>{_text(span)}</mark>'
+            f'<span class="ctx">{_text(after)}</span></div></li>'
+        )
+    return f'<ol class="sources-list">{"".join(cards)}</ol>'
+
+
+def render_documents(assistant) -> str:
+    """The indexed documents, for the upload panel."""
+    try:
+        docs = assistant.documents()
+    except Exception:  # an unreadable index must not break the page
+        return '<div class="docs-list muted">The document list is unavailable.</div>'
+    if not docs:
+        return '<div class="docs-list muted">No documents indexed yet.</div>'
+    rows = "".join(
+        f'<li><span class="doc-title">{escape(d["title"] or d["id"])}</span> '
+        f'<span class="doc-meta">{escape(d["id"])} · {d["chunks"]} chunks</span></li>'
+        for d in docs
+    )
+    return f'<div class="docs-list"><div class="docs-head">Indexed documents ({len(docs)})</div><ul>{rows}</ul></div>'
+
+
+def render_upload_report(report, error: str | None = None) -> str:
+    """What an upload did, each refused file named with the reason."""
+    if error is not None:
+        return f'<div class="upload-msg err">{escape(error)}</div>'
+    parts = []
+    done = [("Added", report.added), ("Updated", report.updated), ("Already indexed", report.unchanged)]
+    for label, ids in done:
+        if ids:
+            parts.append(f'<div class="upload-msg ok">{label}: {escape(", ".join(ids))}</div>')
+    for item in report.refused:
+        parts.append(
+            f'<div class="upload-msg err">Refused {escape(item["file"])}: {escape(item["reason"])}</div>'
+        )
+    return "".join(parts) or '<div class="upload-msg warn">Nothing was added.</div>'

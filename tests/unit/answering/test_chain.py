@@ -1,0 +1,139 @@
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from assistant import Answer
+from assistant.errors import IndexStateError, InputError
+from tests.conftest import EXPLAINER, STORY
+
+
+@pytest.fixture
+def ready(make_assistant, seeds_copy):
+    def build(**kw):
+        a = make_assistant(**kw)
+        a.ingest([seeds_copy])
+        return a, seeds_copy
+
+    return build
+
+
+def _check_snippets(answer, folder):
+    for c in answer.citations:
+        text = (folder / f"{c.source}.txt").read_text()
+        assert text[c.start : c.end] == c.snippet
+
+
+def test_extractive_answer_cites_exact_spans(ready):
+    assistant, folder = ready()
+    answer = assistant.ask("How much did exports of rare earths jump in June, in tonnes?")
+    assert not answer.abstained
+    assert "7,742" in answer.text and "[1]" in answer.text
+    assert answer.citations[0].source == STORY
+    _check_snippets(answer, folder)
+    assert answer.claims and all(c.supported for c in answer.claims)
+
+
+def test_off_topic_question_abstains(ready):
+    assistant, _ = ready()
+    answer = assistant.ask("Who won the football world cup in 1998?")
+    assert answer.abstained and answer.citations == []
+    assert "do not cover" in answer.text
+
+
+def test_llm_sentence_with_wrong_marker_is_reattributed(ready):
+    reply = ("Smuggling tactics include mislabeling rare earths as solder paste [3]. "
+             "The moon is made of cheese [1].")
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+    assistant, folder = ready(llm="openai", chat_model=model)
+    answer = assistant.ask("What smuggling tactics did the Ministry of State Security disclose?")
+    assert "cheese" not in answer.text
+    assert "solder paste" in answer.text
+    first = answer.claims[0]
+    cited = next(c for c in answer.citations if c.id == first.citation_ids[0])
+    assert "solder paste" in cited.snippet and cited.source == EXPLAINER
+    _check_snippets(answer, folder)
+    assert answer.metadata["repair"]["dropped_unsupported"] == 1
+
+
+def test_llm_answer_without_support_falls_back_to_extractive(ready):
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="Bananas are yellow and tasty fruit.")]))
+    assistant, folder = ready(llm="openai", chat_model=model)
+    answer = assistant.ask("What smuggling tactics did the Ministry of State Security disclose?")
+    assert answer.metadata["fallback"].startswith("extractive")
+    assert answer.citations and "[1]" in answer.text
+    _check_snippets(answer, folder)
+
+
+def test_stream_yields_tokens_then_answer(ready):
+    assistant, _ = ready()
+    events = list(assistant.stream("What did customs data show about June exports?"))
+    assert all(isinstance(e, str) for e in events[:-1]) and isinstance(events[-1], Answer)
+    assert "".join(events[:-1]).strip() == events[-1].text
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n\t", "empty"), ("x" * 5000, "5,000 characters"), (None, "must be text")],
+)
+def test_bad_questions_are_refused(ready, question, message):
+    assistant, _ = ready()
+    with pytest.raises(InputError, match=message):
+        assistant.ask(question)
+
+
+def test_control_characters_are_cleaned(ready):
+    assistant, _ = ready()
+    answer = assistant.ask("customs\x00 data\x07 June exports?")
+    assert not answer.abstained
+
+
+def test_asking_an_empty_index_says_what_to_do(make_assistant):
+    with pytest.raises(IndexStateError, match="assistant ingest"):
+        make_assistant().ask("anything?")
+
+
+def test_to_dict_has_the_contract_keys(ready):
+    assistant, _ = ready()
+    data = assistant.ask("What did customs data show about June exports?").to_dict()
+    assert list(data) == ["text", "citations", "abstained", "claims", "conflicts", "follow_ups", "timings", "metadata"]
+    assert {"id", "source", "title", "section", "snippet", "start", "end", "score"} <= data["citations"][0].keys()
+
+
+def test_follow_up_question_uses_history(ready):
+    assistant, _ = ready()
+    history = [{"role": "user", "content": "What smuggling tactics were disclosed?"},
+               {"role": "assistant", "content": "..."}]
+    answer = assistant.ask("And who disclosed them?", history=history)
+    assert "smuggling" in answer.metadata["query"]
+
+
+def test_model_is_stopped_after_the_sentences_the_prompt_asks_for(ready):
+    reply = ("China restricts rare earth exports [1]. Smugglers label rare earths as solder paste [2]. "
+             "Exports jumped in June [3]. A fourth sentence the model should never finish writing [1]. "
+             "And a fifth [2].")
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+    assistant, _ = ready(llm="openai", chat_model=model)
+    answer = assistant.ask("How is China enforcing its rare earth export restrictions?")
+    raw = answer.metadata["llm_raw"]
+    assert "Exports jumped in June [3]." in raw
+    assert "fourth" not in raw and "fifth" not in raw
+
+
+def test_sources_are_cut_to_the_token_budget():
+    from assistant.answering.chain import fit_sources
+    from assistant.ingest.chunking import count_tokens
+
+    long = "word " * 3000  # one 'sentence' of a PDF without punctuation
+    got = fit_sources(["A short source.", long, "Never reached."], 100)
+    assert got[0] == "A short source."
+    assert len(got) == 2 and got[1].endswith("…")
+    assert count_tokens(got[0]) + count_tokens(got[1]) <= 100 + 2
+
+
+def test_a_sentence_cut_off_by_the_token_limit_is_not_a_claim():
+    from assistant.answering.chain import finished_sentences
+
+    raw = "Exports jumped 60.3% in June [1]. The editorial board highlights the strategic risk, emphasizing its ability"
+    assert finished_sentences(raw) == "Exports jumped 60.3% in June [1]."
+    assert finished_sentences("One sentence [2].") == "One sentence [2]."
+    assert finished_sentences("He said “it rose.”") == "He said “it rose.”"

@@ -1,0 +1,72 @@
+from langchain_core.documents import Document
+
+from assistant.answering.retrieval import diversify, reciprocal_rank_fusion
+from assistant.answering.verification import (
+    parse_markers,
+    split_claims,
+    strip_markers,
+    word_support,
+)
+from tests.conftest import EXPLAINER, STORY
+
+
+def test_rrf_hand_computed():
+    scores = reciprocal_rank_fusion([["a", "b", "c"], ["b", "a"]], k=60)
+    assert abs(scores["a"] - (1 / 61 + 1 / 62)) < 1e-12
+    assert abs(scores["b"] - (1 / 62 + 1 / 61)) < 1e-12
+    assert abs(scores["c"] - 1 / 63) < 1e-12
+
+
+def _doc(cid, doc_id, score, start=0, end=100):
+    return Document(page_content=cid, metadata={"id": cid, "doc_id": doc_id, "fused_score": score,
+                                                "start": start, "end": end})
+
+
+def test_diversity_gives_each_relevant_source_a_slot():
+    cands = [_doc("a1", "A", 1.0, 0, 100), _doc("a2", "A", 0.9, 200, 300), _doc("a3", "A", 0.8, 400, 500),
+             _doc("b1", "B", 0.7)]
+    picked = [d.metadata["id"] for d in diversify(cands, 2)]
+    assert picked == ["a1", "b1"]
+
+
+def test_diversity_skips_overlapping_chunks():
+    cands = [_doc("a1", "A", 1.0, 0, 100), _doc("a2", "A", 0.9, 10, 110), _doc("a3", "A", 0.8, 200, 300)]
+    assert [d.metadata["id"] for d in diversify(cands, 2)] == ["a1", "a3"]
+
+
+def test_parse_markers():
+    assert parse_markers("One [1]. Two [2, 3]. None [x]. Big [12]") == [1, 2, 3, 12]
+    assert strip_markers("Exports rose [1] .") == "Exports rose."
+
+
+def test_split_claims_keeps_trailing_markers_with_their_sentence():
+    claims = split_claims("Exports rose 60.3%. [1] Quotas are secret [2]. Smuggling is targeted.")
+    assert claims == ["Exports rose 60.3% [1].", "Quotas are secret [2].", "Smuggling is targeted."]
+
+
+def test_word_support_requires_every_number():
+    span = "China's customs data show exports of rare earths jumped 60.3% year-on-year to 7,742 tonnes in June."
+    assert word_support("Exports jumped 60.3% to 7742 tonnes [1].", span) > 0.6
+    assert word_support("Exports jumped 70% to 7742 tonnes [1].", span) == 0.0
+    assert word_support("Apple bought a bakery.", span) < 0.3
+
+
+def test_retriever_is_hybrid_and_returns_offsets(make_assistant, seeds_copy):
+    assistant = make_assistant()
+    assistant.ingest([seeds_copy])
+    docs = assistant.as_retriever(k=4).invoke("smuggling mislabeling solder paste ceramics")
+    assert docs[0].metadata["doc_id"] == EXPLAINER
+    assert "solder paste" in docs[0].page_content
+    for d in docs:
+        assert {"id", "doc_id", "section", "start", "end", "fused_score"} <= d.metadata.keys()
+    text = (seeds_copy / f"{EXPLAINER}.txt").read_text()
+    top = docs[0].metadata
+    assert text[top["start"] : top["end"]] == docs[0].page_content
+
+
+def test_dense_and_lexical_modes(make_assistant, seeds_copy):
+    assistant = make_assistant()
+    assistant.ingest([seeds_copy])
+    for mode in ("dense", "lexical"):
+        docs = assistant.as_retriever(k=3, mode=mode).invoke("customs data exports jumped tonnes June")
+        assert docs and docs[0].metadata["doc_id"] == STORY
