@@ -45,7 +45,7 @@ def main() -> int:
         if not re.fullmatch(r".+ \(paragraph \d+\)", first) or not rest.startswith("\n") or not rest.strip():
             errors.append(f"{k}: first line must be 'Title (paragraph N)' then a blank line and the text")
 
-    gold = read_jsonl(HERE / "gold.jsonl", errors)
+    gold = read_jsonl(HERE / "gold.jsonl", errors) + read_jsonl(HERE / "gold_adversarial.jsonl", errors)
     meta = {m["id"]: m for m in read_jsonl(HERE / "gold_meta.jsonl", errors)}
     ids = Counter(g.get("id") for g in gold)
     errors += [f"gold id {i!r} repeats" for i, c in ids.items() if c > 1]
