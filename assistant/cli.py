@@ -184,18 +184,22 @@ def documents() -> None:
 
 
 @main.command("eval")
-@click.option("--gold", default="eval/gold.jsonl", show_default=True, help="Gold JSONL file.")
-@click.option("--corpus", multiple=True, default=("seeds",), show_default=True,
-              help="Folder or file to index for the eval (repeatable).")
+@click.option("--suite", "suites", multiple=True, metavar="NAME",
+              help="Suite from --suites-file to run (repeatable; default: every suite).")
+@click.option("--suites-file", default="eval/suites.toml", show_default=True,
+              help="TOML file naming each suite's gold file, corpus and judge labels.")
+@click.option("--gold", default=None, help="Run this one gold JSONL file instead of the suites.")
+@click.option("--corpus", multiple=True, default=(),
+              help="Folder or file to index for --gold (repeatable; default: seeds).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results JSON on stdout.")
 @click.option("--out", default="eval/reports/latest", show_default=True,
-              help="Report folder (report.md, results.json, PNG plots); replaced atomically.")
+              help="Report folder (report.md, results.json, PNG plots; one folder per suite); replaced atomically.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Setting override for every configuration, e.g. --set llm=extractive.")
 @click.option("--compare", multiple=True, metavar="NAME=KEY=VALUE[,KEY=VALUE]",
               help="Extra configuration to run side by side, e.g. --compare dense=retrieval=dense.")
-@click.option("--labels", default="eval/judge_labels.jsonl", show_default=True,
-              help="Hand-labelled judge pairs ('' to skip).")
+@click.option("--labels", default=None,
+              help="Hand-labelled judge pairs for --gold ('' to skip; suites name their own).")
 @click.option("--check", "thresholds", default=None, metavar="TOML",
               help="Exit 1 when the first configuration misses a bound in this thresholds file.")
 @click.option("--cache-dir", default=None, help="Where per-configuration indexes live (default: next to the gold file).")
@@ -203,9 +207,9 @@ def documents() -> None:
 @click.option("--llm-threads", type=click.IntRange(1, 64), default=None,
               help="CPU threads of the local llama.cpp model (speed only; 1 is fastest on a busy machine).")
 @_handle_errors
-def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, cache_dir, limit,
-                 llm_threads) -> None:
-    """Score answers against a gold file; write a report with plots."""
+def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare, labels, thresholds, cache_dir,
+                 limit, llm_threads) -> None:
+    """Score answers against gold files (dev and sealed test side by side); write a report with plots."""
     from pathlib import Path
 
     from assistant.errors import InputError
@@ -218,40 +222,62 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
         parse_compare,
         parse_overrides,
         run_eval,
+        thresholds_for,
     )
-    from assistant.evaluation.report import check_out_dir, write_report
+    from assistant.evaluation.report import (
+        check_out_dir,
+        check_suites_out_dir,
+        metrics_table,
+        write_report,
+        write_suites_report,
+    )
+    from assistant.evaluation.suites import Suite, load_suites, select_suites
 
-    items = load_gold(gold)  # validate before any work
-    check_out_dir(Path(out))
-    bounds = load_thresholds(thresholds) if thresholds else None
+    if gold:
+        if labels and not Path(labels).is_file():
+            raise InputError(f"Judge labels file {labels!r} does not exist; pass --labels '' to skip.")
+        chosen = [Suite(Path(gold).stem, Path(gold), tuple(Path(c) for c in corpus or ("seeds",)),
+                        Path(labels) if labels else None)]
+    else:
+        chosen = select_suites(load_suites(suites_file), suites)
+    for suite in chosen:
+        load_gold(suite.gold)  # validate every file before any work
+    if gold:
+        check_out_dir(Path(out))
+    else:
+        check_suites_out_dir(Path(out), {s.name for s in chosen})
+    if thresholds:
+        load_thresholds(thresholds)  # a missing or broken file fails before any work
     base = parse_overrides(sets)
     configs = [EvalConfig("default", base)]
     for spec in compare:
         extra = parse_compare(spec)
         configs.append(EvalConfig(extra.name, {**base, **extra.overrides}))
-    label_path = labels if labels and Path(labels).is_file() else None
-    if labels and not label_path and labels != "eval/judge_labels.jsonl":
-        raise InputError(f"Judge labels file {labels!r} does not exist; pass --labels '' to skip.")
-    result = run_eval(
-        items, configs, corpus=list(corpus), labels=label_path, limit=limit, llm_threads=llm_threads,
-        cache_dir=cache_dir or Path(gold).parent / ".cache",
-        progress=_eval_progress(),
-    )
-    result["gold"]["path"] = gold
-    failures = check_thresholds(gate_metrics(result), bounds) if bounds else []
-    result["threshold_failures"] = failures
-    path = write_report(result, out)
+    results, failures = {}, []
+    for n, suite in enumerate(chosen):
+        result = run_eval(
+            suite.gold, configs, corpus=list(suite.corpus), labels=suite.labels, limit=limit,
+            llm_threads=llm_threads, cache_dir=cache_dir or suite.gold.parent / ".cache", progress=_eval_progress(),
+        )
+        result["gold"]["path"] = str(suite.gold)
+        result["suite"] = suite.name
+        suite_bounds = thresholds_for(thresholds, suite.name, first=n == 0) if thresholds else None
+        result["threshold_failures"] = check_thresholds(gate_metrics(result), suite_bounds) if suite_bounds else []
+        failures += [f"{suite.name}: {f}" for f in result["threshold_failures"]]
+        results[suite.name] = result
+    path = write_report(results[chosen[0].name], out) if gold else write_suites_report(results, out)
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        shown = results[chosen[0].name] if gold else results
+        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
     else:
-        from assistant.evaluation.report import metrics_table
-
-        click.echo(metrics_table(result["runs"]))
-        agreement = result.get("judge_agreement")
-        if agreement:
-            click.echo(f"\njudge vs {agreement['n']} hand labels: accuracy {agreement['accuracy']:.3f}, "
-                       f"kappa {agreement['kappa']:.3f}")
-        click.echo(f"\nreport: {path / 'report.md'}")
+        for name, result in results.items():
+            click.echo(f"\n## {name}: {result['gold']['n_items']} items\n")
+            click.echo(metrics_table(result["runs"]))
+            agreement = result.get("judge_agreement")
+            if agreement:
+                click.echo(f"\njudge vs {agreement['n']} hand labels: accuracy {agreement['accuracy']:.3f}, "
+                           f"kappa {agreement['kappa']:.3f}")
+        click.echo(f"\nreport: {path / ('report.md' if gold else 'summary.md')}")
     for failure in failures:
         click.echo(f"threshold failed: {failure}", err=True)
     if failures:
@@ -259,34 +285,28 @@ def eval_command(gold, corpus, as_json, out, sets, compare, labels, thresholds, 
 
 
 def _eval_progress():
-    """Eval progress on stderr: a tqdm bar per configuration on a terminal, plain lines otherwise.
+    """Eval progress on stderr: a tqdm bar per configuration on a terminal, plain lines otherwise."""
+    from assistant.evaluation.harness import EvalStep
 
-    ``run_eval`` reports lines like ``[default] 7/53 q07 0.41s ...``; those
-    move the bar, anything else (index summaries, refusals) is printed above it.
-    """
     if not sys.stderr.isatty():
-        return lambda msg: click.echo(msg, err=True)
-    import re
-
+        return lambda event: click.echo(str(event), err=True)
     from tqdm import tqdm
 
-    step = re.compile(r"^\[(?P<name>[^\]]+)\] (?P<n>\d+)/(?P<total>\d+) (?P<rest>.*)$")
     bars: dict = {}
 
-    def report(msg: str) -> None:
-        match = step.match(msg)
-        if match is None:
-            tqdm.write(msg, file=sys.stderr)
+    def report(event) -> None:
+        if not isinstance(event, EvalStep):
+            tqdm.write(str(event), file=sys.stderr)
             return
-        name, total = match["name"], int(match["total"])
-        bar = bars.get(name)
+        bar = bars.get(event.config)
         if bar is None:
-            bar = bars[name] = tqdm(total=total, desc=f"eval {name}", unit="q", file=sys.stderr)
-        bar.n = int(match["n"])
-        bar.set_postfix_str(match["rest"].split(" ", 1)[0])
+            bar = bars[event.config] = tqdm(total=event.total, desc=f"eval {event.config}", unit="q", file=sys.stderr)
+        bar.n = event.n
+        bar.set_postfix_str(event.item_id)
         bar.refresh()
-        if bar.n >= total:
+        if bar.n >= event.total:
             bar.close()
+            del bars[event.config]
 
     return report
 

@@ -24,11 +24,33 @@ from typing import Any
 from assistant.answering.chain import CONFLICT_NOTE_PREFIX
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation import metrics as M
+from assistant.evaluation.splits import SPLITS, split_of
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
 INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path")
 SHOWN_SETTINGS = ("llm", "retrieval", "k", "chunk_tokens", "chunk_overlap", "abstain_threshold", "evidence_sentences")
-Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvalStep:
+    """One answered gold question, for progress bars (no string to parse back)."""
+
+    config: str
+    n: int
+    total: int
+    item_id: str
+    latency_s: float
+    facts_hit: int
+    n_facts: int
+    abstained: bool
+
+    def __str__(self) -> str:
+        return (f"[{self.config}] {self.n}/{self.total} {self.item_id} {self.latency_s:.2f}s "
+                f"facts {self.facts_hit}/{self.n_facts}{' abstained' if self.abstained else ''}")
+
+
+#: Called with an ``EvalStep`` per question and a plain message for anything else.
+Progress = Callable[[EvalStep | str], None]
 
 
 # ----- gold file ---------------------------------------------------------------------
@@ -205,6 +227,10 @@ def run_eval(
     }
     if label_pairs is not None:
         result["judge_agreement"] = judge_agreement(label_pairs, embeddings)
+        result["judge_agreement_by_split"] = {
+            part: judge_agreement([p for p in label_pairs if split_of(str(p.get("id", ""))) == part], embeddings)
+            for part in SPLITS
+        }
     return result
 
 
@@ -239,14 +265,16 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_
     for n, item in enumerate(items, start=1):
         scored = score_item(assistant, item, judge)
         run_items.append(scored)
-        say(f"[{config.name}] {n}/{len(items)} {item.id} {scored['latency_s']:.2f}s "
-            f"facts {len(scored['facts_hit'])}/{len(item.facts)}{' abstained' if scored['abstained'] else ''}")
+        say(EvalStep(config.name, n, len(items), item.id, scored["latency_s"], len(scored["facts_hit"]),
+                     len(item.facts), scored["abstained"]))
     shown = {name: getattr(settings, name) for name in SHOWN_SETTINGS}
     return {
         "name": config.name,
         "config": {"name": config.name, "overrides": dict(config.overrides), "settings": shown,
                    "index_dir": str(settings.index_dir), "llm_threads": getattr(settings, "llm_threads", None)},
         "metrics": aggregate(run_items, items, wall_s=time.perf_counter() - t0),
+        # The sealed test part is reported, never tuned on (evaluation/splits.py).
+        "splits": {part: aggregate([r for r in run_items if r["split"] == part], items) for part in SPLITS},
         "items": run_items,
     }
 
@@ -271,12 +299,15 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
     context = " ".join(d.page_content for d in assistant.as_retriever(k=k).search(item.question))
     hit, missed = M.fact_hits(M.strip_markers(text), item.facts)
     out: dict[str, Any] = {
-        "id": item.id, "category": item.category, "question": item.question,
+        "id": item.id, "split": split_of(item.id), "category": item.category, "question": item.question,
         "answerable": item.answerable, "answer": text, "abstained": abstained, "error": error,
         "facts_hit": hit, "facts_missed": missed,
         "fact_recall": len(hit) / len(item.facts) if item.facts else None,
         "context_fact_recall": M.fact_recall(context, item.facts),
         "token_f1": M.token_f1(text, item.answer) if item.answer else None,
+        "words": M.answer_words(text) if text and not abstained else None,
+        # A one-fact question is answered when its first sentence says the fact.
+        "first_sentence_hit": M.first_sentence_holds(text, item.facts) if len(item.facts) == 1 else None,
         "answer_cosine": None,
         "gold_sources": item.sources, "retrieved_docs": ranking,
         "recall_at_k": M.recall_at_k(ranking, item.sources),
@@ -328,7 +359,7 @@ def aggregate(run_items: list[dict], items: list[GoldItem], wall_s: float | None
     latencies = [r["latency_s"] for r in run_items]
 
     def avg(key: str, rows: list[dict] = run_items) -> float | None:
-        return M.mean(r[key] for r in rows)
+        return M.mean(r.get(key) for r in rows)
 
     metrics: dict[str, Any] = {
         "n_items": len(run_items),
@@ -336,6 +367,8 @@ def aggregate(run_items: list[dict], items: list[GoldItem], wall_s: float | None
         "n_unanswerable": len(run_items) - len(answerable),
         "n_errors": sum(1 for r in run_items if r["error"]),
         "fact_recall": avg("fact_recall", answerable),
+        "first_sentence_hit_rate": avg("first_sentence_hit", answerable),
+        "words_median": M.percentile([r["words"] for r in answerable if r.get("words") is not None], 50),
         "all_facts_rate": M.mean(float(not r["facts_missed"]) for r in answerable if r["fact_recall"] is not None),
         "context_fact_recall": avg("context_fact_recall", answerable),
         "token_f1": avg("token_f1", answerable),
@@ -425,6 +458,18 @@ def load_thresholds(path: str | Path) -> dict[str, dict[str, float]]:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"Thresholds file {str(path)!r} is not valid TOML: {exc}.") from None
     return {"min": dict(data.get("min", {})), "max": dict(data.get("max", {}))}
+
+
+def thresholds_for(path: str | Path, suite: str, first: bool = False) -> dict[str, dict[str, float]] | None:
+    """Bounds for one suite: its ``[<suite>.min]``/``[<suite>.max]`` tables, else the
+    top-level ``[min]``/``[max]`` when it is the first suite run (the seeds), else None."""
+    import tomllib
+
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    own = data.get(suite)
+    if isinstance(own, dict) and ("min" in own or "max" in own):
+        return {"min": dict(own.get("min", {})), "max": dict(own.get("max", {}))}
+    return load_thresholds(path) if first else None
 
 
 def check_thresholds(metrics: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> list[str]:

@@ -27,13 +27,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+# Answering's own marker and sentence rules, so the eval reads answers as they were written.
+from assistant.answering.verification import CITATION_MARK, split_claims, strip_markers
+
 SupportFn = Callable[[str, str], bool]
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2212-"
 _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'}
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _PERCENT = re.compile(r"(?<=\d)\s+(%|percent\b|per cent\b)")
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
 # ----- facts -------------------------------------------------------------------------
@@ -79,10 +81,22 @@ def fact_recall(text: str, facts: Sequence[Sequence[str]]) -> float | None:
 
 
 # ----- answer similarity -------------------------------------------------------------
-def strip_markers(text: str) -> str:
-    """Answer text without ``[n]`` citation markers."""
-    text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub(" ", text))
-    return " ".join(text.split())
+def answer_words(text: str) -> int:
+    """Words a reader has to get through, markers not counted."""
+    return len(strip_markers(text).split())
+
+
+def first_sentence_holds(text: str, facts: Sequence[Sequence[str]]) -> bool:
+    """Whether the answer's first sentence alone states the (single) required fact.
+
+    A one-fact question should be answered by the first sentence; everything
+    after it is support the reader may skip.
+    """
+    sentences = split_sentences(text)
+    if not sentences or not facts:
+        return False
+    hit, _ = fact_hits(strip_markers(sentences[0]), facts[:1])
+    return bool(hit)
 
 
 def answer_tokens(text: str) -> list[str]:
@@ -177,8 +191,6 @@ class CitationScores:
 
 def split_sentences(text: str) -> list[str]:
     """Answer sentences, each keeping the ``[n]`` markers that follow it."""
-    from assistant.answering.verification import split_claims
-
     return [s for s in split_claims(text) if strip_markers(s).strip(" .")]
 
 
@@ -207,7 +219,7 @@ def citation_scores(
     n_markers = n_invalid = n_precise = 0
     for raw in sentences:
         ids: list[int] = []
-        for m in _MARKER.finditer(raw):
+        for m in CITATION_MARK.finditer(raw):
             for n in m.group(1).split(","):
                 if int(n) not in ids:
                     ids.append(int(n))

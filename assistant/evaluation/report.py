@@ -29,7 +29,10 @@ PLOTTED = [
     ("ndcg_at_10", "nDCG@10"),
 ]
 TABLE = [
-    *PLOTTED[:7],
+    PLOTTED[0],
+    ("first_sentence_hit_rate", "one-fact: first sentence holds it"),
+    ("words_median", "words per answer (median)"),
+    *PLOTTED[1:7],
     ("invalid_citation_rate", "invalid-citation rate ↓"),
     *PLOTTED[7:],
     ("all_facts_rate", "all facts hit"),
@@ -133,15 +136,29 @@ def render_markdown(result: dict[str, Any]) -> str:
         for c in cats:
             lines.append(f"| {c} | " + " | ".join(_fmt(r["metrics"]["fact_recall_by_category"].get(c)) for r in runs) + " |")
         lines.append("")
+    if runs[0].get("splits"):
+        lines += ["## Dev and sealed test", "",
+                  "Items are split by a fixed hash of their id (`assistant/evaluation/splits.py`). "
+                  "Tune on dev; test is only reported, so its items are not listed below.", "",
+                  split_table(runs), ""]
     agreement = result.get("judge_agreement")
     if agreement:
-        lines += _judge_section(agreement)
+        lines += _judge_section(agreement, result.get("judge_agreement_by_split"))
     for i, run in enumerate(runs):
         lines += _items_section(run, collapsed=i > 0)
     return "\n".join(lines) + "\n"
 
 
-def _judge_section(a: dict[str, Any]) -> list[str]:
+def split_table(runs: list[dict[str, Any]]) -> str:
+    """One row per metric, a dev and a test column per configuration."""
+    cols = [(r["name"], part, r["splits"][part]) for r in runs for part in ("dev", "test")]
+    head = "| metric | " + " | ".join(f"{name} {part}" for name, part, _ in cols) + " |"
+    rule = "|---|" + "---:|" * len(cols)
+    rows = [f"| {label} | " + " | ".join(_fmt(m.get(key)) for _, _, m in cols) + " |" for key, label in TABLE]
+    return "\n".join([head, rule, *rows])
+
+
+def _judge_section(a: dict[str, Any], by_split: dict[str, Any] | None = None) -> list[str]:
     lines = [
         "## Support judge vs hand labels",
         "",
@@ -153,9 +170,18 @@ def _judge_section(a: dict[str, Any]) -> list[str]:
         f"| {a['tp']} | {a['tn']} | {a['fp']} | {a['fn']} |",
         "",
     ]
+    if by_split:
+        lines[-1:-1] = [
+            f"| {part}: {_fmt(s['accuracy'])} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | {_fmt(s['kappa'])} "
+            f"| {s['tp']} | {s['tn']} | {s['fp']} | {s['fn']} |"
+            for part, s in by_split.items()
+        ]
     if a["disagreements"]:
-        lines += ["Disagreements:", "", "| id | label | judge score | sentence | snippet | note |", "|---|---|---:|---|---|---|"]
-        for d in a["disagreements"]:
+        from assistant.evaluation.splits import split_of
+
+        shown = [d for d in a["disagreements"] if split_of(str(d.get("id", ""))) == "dev"]
+        lines += [f"Disagreements on dev labels ({len(shown)} of {len(a['disagreements'])}; test labels stay sealed):", "", "| id | label | judge score | sentence | snippet | note |", "|---|---|---:|---|---|---|"]
+        for d in shown:
             lines.append(f"| {d['id']} | {'supported' if d['label'] else 'not supported'} | {d['score']:.3f} "
                          f"| {_cell(d['sentence'], 160)} | {_cell(d['snippet'], 160)} | {_cell(d['note'], 120)} |")
         lines.append("")
@@ -169,6 +195,8 @@ def _items_section(run: dict[str, Any], collapsed: bool) -> list[str]:
     lines += ["| id | question | answer | facts hit | facts missed | citations | verdicts | s |",
               "|---|---|---|---|---|---|---|---:|"]
     for it in run["items"]:
+        if it.get("split") == "test":
+            continue  # sealed: aggregates only
         answer = ("**[abstained]** " if it["abstained"] else "") + (it["answer"] or "")
         if it.get("error"):
             answer = f"**error:** {it['error']}"
@@ -239,3 +267,95 @@ def plot_latency(runs: list[dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+# ----- several suites -------------------------------------------------------------------
+SUMMARY_FILES = {"summary.md", "summary.json"}
+
+
+def write_suites_report(results: dict[str, dict[str, Any]], out_dir: str | Path) -> Path:
+    """``out/<suite>/`` (a full report each) plus ``summary.md``/``summary.json`` side by side.
+
+    Built in a temporary sibling and renamed into place, like ``write_report``.
+    """
+    out = Path(out_dir)
+    check_suites_out_dir(out, set(results))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+    try:
+        for name, result in results.items():
+            write_report(result, tmp / name)
+        summary = {name: {"runs": [{"name": r["name"], "metrics": r["metrics"], "splits": r.get("splits")}
+                                   for r in result["runs"]],
+                          "judge_agreement": _judge_brief(result)}
+                   for name, result in results.items()}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "summary.md").write_text(render_summary(results), encoding="utf-8")
+        old = None
+        if out.exists():
+            old = out.parent / f".old-{out.name}-{os.getpid()}"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def check_suites_out_dir(out: Path, suite_names: set[str]) -> None:
+    """Like ``check_out_dir``: only an earlier report (suite folders, summary files) may be replaced."""
+    from assistant.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file; pass a folder for the report.")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir()
+                         if p.name not in SUMMARY_FILES | REPORT_FILES
+                         and not (p.is_dir() and (p / "results.json").exists()) and p.name not in suite_names)
+        if foreign:
+            raise InputError(
+                f"--out {str(out)!r} holds files that are not an eval report ({', '.join(foreign[:3])}); "
+                "the report replaces its folder, so pass a new or report-only folder."
+            )
+
+
+def _judge_brief(result: dict[str, Any]) -> dict[str, Any] | None:
+    a = result.get("judge_agreement")
+    if not a:
+        return None
+    keys = ("n", "accuracy", "kappa", "tp", "tn", "fp", "fn")
+    brief = {k: a.get(k) for k in keys}
+    brief["by_split"] = {part: {k: s.get(k) for k in keys}
+                         for part, s in (result.get("judge_agreement_by_split") or {}).items()}
+    return brief
+
+
+def summary_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per metric; a column per configuration, suite and part (dev, test)."""
+    cols = [(f"{run['name']} · {suite} · {part}", run["splits"][part])
+            for suite, result in results.items() for run in result["runs"] for part in ("dev", "test")]
+    head = "| metric | " + " | ".join(name for name, _ in cols) + " |"
+    rule = "|---|" + "---:|" * len(cols)
+    rows = [f"| {label} | " + " | ".join(_fmt(m.get(key)) for _, m in cols) + " |" for key, label in TABLE]
+    return "\n".join([head, rule, *rows])
+
+
+def render_summary(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["# Eval summary", "",
+             "Each suite is a gold file over its own corpus; dev is what we tune on, test is sealed "
+             "(split by a fixed hash of the item id). Per-suite reports are in the folders beside this file.", ""]
+    for suite, result in results.items():
+        lines.append(f"- **{suite}**: `{result['gold'].get('path')}` ({result['gold']['n_items']} items) "
+                     f"over {', '.join(f'`{c}`' for c in result['corpus'])}")
+    lines += ["", summary_table(results), "", "## Support judge vs hand labels", "",
+              "| suite | part | n | accuracy | kappa | FP | FN |", "|---|---|---:|---:|---:|---:|---:|"]
+    for suite, result in results.items():
+        brief = _judge_brief(result)
+        if not brief:
+            continue
+        for part, s in {"all": brief, **brief["by_split"]}.items():
+            lines.append(f"| {suite} | {part} | {s['n']} | {_fmt(s['accuracy'])} | {_fmt(s['kappa'])} "
+                         f"| {s['fp']} | {s['fn']} |")
+    return "\n".join(lines) + "\n"
