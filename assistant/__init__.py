@@ -11,8 +11,8 @@ Public API::
 from assistant.answer import Answer, Citation, Claim, Conflict
 from assistant.assistant import Assistant
 from assistant.errors import AssistantError, BackendError, ConfigError, IndexStateError, InputError
+from assistant.ingest.pipeline import IngestReport
 from assistant.settings import Settings, load_settings
-from assistant.store.index import IngestReport
 
 __all__ = [
     "Answer",

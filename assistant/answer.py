@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from assistant.errors import BackendError
 
 
 @dataclass
@@ -19,7 +22,7 @@ class Citation:
     end: int
     score: float
     date: str | None = None
-    page: int | None = None  # for paged sources (PDF)
+    page: int | None = None  # PDF page, set once by answering from the manifest; None for other formats
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,3 +77,27 @@ class Answer:
             "timings": dict(self.timings),
             "metadata": dict(self.metadata),
         }
+
+
+def final_answer(events: Iterable[str | Answer]) -> Answer:
+    """Drain an answer stream (tokens, then one ``Answer``) and return the ``Answer``.
+
+    Every surface that does not show tokens (``Assistant.ask``, the JSON API,
+    the OpenAI route without ``stream``, MCP, the CLI) ends a stream this way.
+
+    Args:
+        events: what ``Assistant.stream`` yields.
+
+    Returns:
+        The last ``Answer`` in the stream.
+
+    Raises:
+        BackendError: the stream ended without an ``Answer`` (a bug in the chain).
+    """
+    final: Answer | None = None
+    for event in events:
+        if isinstance(event, Answer):
+            final = event
+    if final is None:
+        raise BackendError("The answering chain ended without an answer; see the server log.")
+    return final

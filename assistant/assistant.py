@@ -7,14 +7,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import Answer
+from assistant.answer import Answer, final_answer
 from assistant.answering.chain import AnswerChain
 from assistant.answering.retrieval import HybridRetriever
 from assistant.answering.verification import SupportJudge
 from assistant.errors import IndexStateError
+from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCallback
 from assistant.models.embeddings import MiniLMEmbeddings
 from assistant.settings import Settings, load_settings
-from assistant.store.index import Index, IngestReport, ProgressCallback
+from assistant.store.index import Index
 
 
 class Assistant:
@@ -103,7 +104,7 @@ class Assistant:
         """Index files and folders; unchanged documents are skipped."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        return self.index.ingest(paths, progress=progress)
+        return IngestPipeline(self.index).run(paths, progress=progress)
 
     def ask(
         self, question: str, k: int | None = None, history: list | None = None, generator: str | None = None
@@ -113,12 +114,7 @@ class Assistant:
         Args:
             generator: override ``settings.llm`` for this question ("extractive", "llamacpp", ...).
         """
-        final = None
-        for event in self.stream(question, k=k, history=history, generator=generator):
-            if isinstance(event, Answer):
-                final = event
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, k=k, history=history, generator=generator))
 
     def stream(
         self, question: str, k: int | None = None, history: list | None = None, generator: str | None = None

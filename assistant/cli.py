@@ -91,22 +91,30 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
         answer = assistant.ask(question, k=k)
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    from assistant.answer import Answer
+    from assistant.answer import final_answer
 
-    answer = None
+    events = assistant.stream(question, k=k)
+    if assistant.settings.llm != "extractive":
+        events = _echo_draft(events)
+    click.echo(format_answer(final_answer(events)))
+
+
+def _echo_draft(events):
+    """Pass the stream on, echoing an LLM's draft tokens dim on stderr as they arrive.
+
+    The model's words arrive first and only what the sources support is kept,
+    so the draft goes to stderr and the checked answer to stdout.
+    """
     streamed = False
-    for event in assistant.stream(question, k=k):
-        if isinstance(event, Answer):
-            answer = event
-        elif assistant.settings.llm not in ("extractive",):
-            if not streamed:  # the model's words arrive first; only what the sources support is kept
+    for event in events:
+        if isinstance(event, str):
+            if not streamed:
                 click.secho("draft (unverified; the checked answer follows):", err=True, dim=True)
-            click.secho(event, nl=False, err=True, dim=True)  # live draft on stderr; final text on stdout
+            click.secho(event, nl=False, err=True, dim=True)
             streamed = True
+        yield event
     if streamed:
         click.echo("", err=True)
-    assert answer is not None
-    click.echo(format_answer(answer))
 
 
 def format_answer(answer) -> str:

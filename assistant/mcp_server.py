@@ -8,6 +8,10 @@ Two tools, built on the official ``mcp`` SDK:
 * ``search(query, k)``: the retrieved spans with their sources and scores,
   for a client that wants to read the evidence itself.
 
+The ``ask`` tool goes through the same ``AnswerService`` as the HTTP API and
+the chat (validation, answering lock, error messages); ``search`` validates
+its query the same way.
+
 The SDK's server class is ``MCPServer`` in mcp 2.x and ``FastMCP`` in 1.x; the
 tools and ``run("stdio")`` are the same in both. Over stdio, stdout carries the
 protocol, so anything else that prints goes to stderr.
@@ -21,9 +25,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from assistant.answering.chain import validate_question
 from assistant.errors import AssistantError
 from assistant.ingest.formats import page_in_manifest
+from assistant.web.service import AnswerService
 
 SERVER_NAME = "assistant"
 INSTRUCTIONS = (
@@ -72,6 +76,7 @@ def build_server(assistant: Any = None) -> Any:
         from assistant.assistant import Assistant
 
         assistant = Assistant()
+    service = AnswerService(assistant)
     server_class, tool_error = _sdk()
     server = server_class(SERVER_NAME, instructions=INSTRUCTIONS)
 
@@ -85,15 +90,11 @@ def build_server(assistant: Any = None) -> Any:
         answer the question.
         """
         with _tool_call(tool_error):
-            answer = assistant.ask(question)
-            manifest = assistant.index.manifest()
+            answer = service.ask(question)
         return {
             "text": answer.text,
             "abstained": answer.abstained,
-            "citations": [
-                {**c.to_dict(), "page": page_in_manifest(manifest, c.source, c.start)}
-                for c in answer.citations
-            ],
+            "citations": [c.to_dict() for c in answer.citations],
             "follow_ups": list(answer.follow_ups),
         }
 
@@ -106,26 +107,27 @@ def build_server(assistant: Any = None) -> Any:
         """
         k = max(1, min(int(k), MAX_K))
         with _tool_call(tool_error):
-            query = validate_question(query, assistant.settings.max_question_chars)
+            query = service.check_question(query)
             hits = assistant.search(query, k=k)
+            # Search hits carry no page; the manifest has each PDF's page spans.
             manifest = assistant.index.manifest()
-        results = []
-        for hit in hits:
-            results.append(
-                {
-                    "text": hit["text"],
-                    "source": hit.get("doc_id"),
-                    "title": hit.get("title"),
-                    "section": hit.get("section"),
-                    "page": page_in_manifest(manifest, hit.get("doc_id", ""), int(hit.get("start", 0))),
-                    "start": hit.get("start"),
-                    "end": hit.get("end"),
-                    "score": round(float(hit.get("fused_score") or 0.0), 6),
-                }
-            )
-        return {"query": query, "results": results}
+        return {"query": query, "results": [_search_result(hit, manifest) for hit in hits]}
 
     return server
+
+
+def _search_result(hit: dict[str, Any], manifest: Any) -> dict[str, Any]:
+    """One retrieved span as the ``search`` tool returns it, with its PDF page from ``manifest``."""
+    return {
+        "text": hit["text"],
+        "source": hit.get("doc_id"),
+        "title": hit.get("title"),
+        "section": hit.get("section"),
+        "page": page_in_manifest(manifest, hit.get("doc_id", ""), int(hit.get("start", 0))),
+        "start": hit.get("start"),
+        "end": hit.get("end"),
+        "score": round(float(hit.get("fused_score") or 0.0), 6),
+    }
 
 
 def run_stdio(assistant: Any = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.documents import load_documents, parse_document
-from assistant.text.words import sentence_spans
+from assistant.text.sentences import sentence_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -35,7 +35,7 @@ class SentenceMeanEmbeddings:
     """Synthetic chunk vectors (see module docstring); real vectors for queries."""
 
     def __init__(self, real, pool: list[str], seed: int = 0):
-        from assistant.text.words import sentence_spans
+        from assistant.text.sentences import sentence_spans
 
         self.real = real
         self.model_name = real.model_name  # the query side must see a matching manifest
@@ -82,6 +82,7 @@ def questions() -> list[str]:
 def build(n: int, index_dir: Path, backend: str) -> dict:
     from corpus import seed_sentences, write_corpus
 
+    from assistant.ingest.pipeline import IngestPipeline
     from assistant.settings import Settings
     from assistant.store.index import Index
 
@@ -93,7 +94,7 @@ def build(n: int, index_dir: Path, backend: str) -> dict:
         info = write_corpus(Path(tmp), n, seed=n, sections=6, paragraphs=12)
         index = Index(settings, embeddings)
         t0 = time.perf_counter()
-        report = index.ingest([tmp])
+        report = IngestPipeline(index).run([tmp])
         seconds = time.perf_counter() - t0
     return {
         "corpus": info,
@@ -110,7 +111,7 @@ def build_bulk(n: int, index_dir: Path, backend: str) -> dict:
 
     Ingest at this size is dominated by per-document work (~10 ms a chunk here
     without any encoder), which is not what the retrieval benchmark measures;
-    the store it produces has the same layout as ``Index.ingest``'s.
+    the store it produces has the same layout as ``IngestPipeline.run``'s.
     """
     from corpus import seed_sentences, write_corpus
 
@@ -163,7 +164,7 @@ def build_bulk(n: int, index_dir: Path, backend: str) -> dict:
         "corpus": info,
         "chunks": total,
         "build_s": round(seconds, 2),
-        "build": "bulk collection.add (4,000 a batch) + manifest + BM25, not Index.ingest",
+        "build": "bulk collection.add (4,000 a batch) + manifest + BM25, not IngestPipeline",
         "vectors": "synthetic: normalised mean of real MiniLM vectors of the chunk's seed "
         f"sentences + Gaussian noise (norm {NOISE})",
     }

@@ -1,5 +1,11 @@
-"""When to abstain: no relevant evidence, a named thing the documents never mention,
-or a figure asked for that no evidence sentence gives."""
+"""Decide stage: answer, answer in part, or abstain, before anything is written.
+
+Abstain when there is no relevant evidence, a named thing the documents
+never mention, a figure asked for that no evidence sentence gives, a role
+nobody in the evidence holds, or an event after the newest source. The
+tests of what a question asks and what a text covers are in
+``evidence_coverage.py``, because ranking and conflict notes use them too.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ NOT_COVERED = "The documents do not cover this, so I can't answer it from them."
 
 @dataclass
 class Abstention:
+    """The decide stage's verdict; when ``abstain`` is False the answer is written."""
+
     abstain: bool
     reason: str = ""
     message: str = ""

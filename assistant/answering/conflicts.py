@@ -1,15 +1,27 @@
-"""Conflicting sources: two documents giving different amounts for the same thing."""
+"""Finish stage: conflicting sources, two documents giving different amounts for the same thing.
+
+``find_conflicts`` finds the disagreements among every retrieved sentence;
+``note_conflicts`` keeps those that bear on the question and writes a note
+citing both sides, which the answer carries as a claim of kind "conflict".
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant.answering.claims import DraftClaim
 from assistant.answering.evidence import Span
+from assistant.answering.evidence_coverage import asks_about_amount
 from assistant.text.quantities import find_amounts, find_entities, owner_of
+from assistant.text.words import content_words
+
+CONFLICT_NOTE_PREFIX = "The sources differ on "
 
 
 @dataclass
 class FoundConflict:
+    """Two spans of different documents whose amounts for ``owner`` disagree."""
+
     topic: str
     owner: str
     first: Span
@@ -50,3 +62,45 @@ def find_conflicts(spans: list[Span]) -> list[FoundConflict]:
                             topic = f"the {'amount' if key[1] == 'money' else 'percentage'} for {owner}"
                             found.append(FoundConflict(topic, owner, a, amount_a.text, b, amount_b.text))
     return found
+
+
+@dataclass
+class NotedConflict:
+    """A disagreement worth saying: the note to add to the answer and the evidence of both sides."""
+
+    topic: str
+    note: DraftClaim  # cites both sides
+    first: int  # evidence index of one side
+    second: int  # evidence index of the other
+
+
+def note_conflicts(question: str, spans: list[Span], evidence: list[Span]) -> tuple[list[Span], list[NotedConflict]]:
+    """The disagreements that bear on the question, each with a note citing both sides.
+
+    Any retrieved sentence may disagree with the evidence (the shared name
+    and kind of amount tie them together), but a disagreement is only worth
+    saying when the question names its subject or the top evidence states it.
+
+    Returns:
+        (the evidence, extended by the sides it lacked; the noted conflicts,
+        whose indexes point into that extended evidence).
+    """
+    if not evidence:
+        return evidence, []
+    cited = list(evidence)
+    question_words = set(content_words(question))
+    noted: list[NotedConflict] = []
+    for found in find_conflicts(spans):
+        # The question names the thing and asks about an amount, or the top evidence states it.
+        about_question = set(content_words(found.owner)) <= question_words and asks_about_amount(question)
+        if not about_question and evidence[0] not in (found.first, found.second):
+            continue
+        ids = []
+        for span in (found.first, found.second):
+            if span not in cited:
+                cited.append(span)
+            ids.append(cited.index(span))
+        text = (f"{CONFLICT_NOTE_PREFIX}{found.topic}: one says “{found.first_amount}”, "
+                f"the other “{found.second_amount}”")
+        noted.append(NotedConflict(found.topic, DraftClaim(text, ids, kind="conflict"), ids[0], ids[1]))
+    return cited, noted

@@ -1,4 +1,4 @@
-"""Sentence-level evidence: the few spans worth showing a small model, or quoting.
+"""Gather stage: the few source sentences worth showing a small model, or quoting.
 
 A tiny generator does well with one short, focused span and badly with four
 long chunks (see ARCHITECTURE.md), so retrieval's chunks are cut into
@@ -15,7 +15,8 @@ from langchain_core.documents import Document as LCDocument
 
 from assistant.answering.evidence_coverage import question_entities
 from assistant.answering.safety import is_instruction
-from assistant.text.words import content_words, sentence_spans
+from assistant.text.sentences import sentence_spans
+from assistant.text.words import content_words
 
 # Relevance = cosine similarity, nudged up when the sentence shares the
 # question's content words (exact names and numbers matter in news text).
@@ -64,8 +65,8 @@ class Span:
     chunk_score: float = 0.0
     previous: int | None = None  # index of the sentence before it in the same paragraph
     base_score: float = 0.0  # before the name and continuation boosts
-    date: str | None = None
-    page: int | None = None
+    date: str | None = None  # the source's newest date, from the question's manifest snapshot
+    page: int | None = None  # the PDF page, from the same snapshot (None for other formats)
 
 
 def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:
@@ -201,7 +202,15 @@ def choose_spans(
     return [spans[i] for i in chosen]
 
 
-def select_evidence(question: str, chunks: list[LCDocument], embeddings, n: int) -> list[Span]:
-    """Rank the chunks' sentences and choose the evidence in one call."""
-    spans, matrix = rank_spans(question, chunks, embeddings)
-    return choose_spans(question, spans, matrix, n)
+
+@dataclass
+class GatheredEvidence:
+    """The gather stage's result: what was retrieved and what the answer may cite."""
+
+    chunks: list[LCDocument]  # retrieved, best first
+    spans: list[Span]  # every usable sentence of the chunks, scored (conflicts look at all of them)
+    evidence: list[Span]  # the few chosen to answer from, best first
+
+    def best_score(self) -> float:
+        """The chosen evidence's best score (0.0 when none), rounded as the answer reports it."""
+        return round(self.evidence[0].score, 4) if self.evidence else 0.0

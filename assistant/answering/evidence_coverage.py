@@ -1,4 +1,10 @@
-"""What part of a question the evidence covers: named things and asked-for figures."""
+"""What part of a question the evidence covers: named things, asked-for figures, roles, outcomes.
+
+Pure tests of a question and of texts, used by three stages: gather (the
+names a question asks about boost the sentences naming them), decide
+(``abstention.py``: is every name mentioned, is the figure given) and
+finish (a conflict about an amount the question asks for is worth noting).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Prompt templates stored as files in ``prompts/``, with strict variables."""
+"""Write stage: prompt templates stored as files in ``prompts/``, with strict variables.
+
+Prompts are edited and reviewed as text, not as Python strings; a template
+and its caller that disagree on a variable fail loudly instead of sending
+the model a prompt with a hole in it.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,18 @@
-"""Question understanding that needs no model: follow-ups and time words."""
+"""Understand stage: what the user asks, and the query to search for.
+
+Needs no model: the question is validated, instructions aimed at the
+assistant are cut out (``safety.py``), and a follow-up that leans on the
+previous turn ("And Japan?") becomes a standalone query. The finish stage
+also asks it whether the question wants the latest news (the as-of note).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from assistant.answering.safety import strip_injection
+from assistant.errors import InputError
 from assistant.text.words import content_words
 
 _FOLLOW_UP = re.compile(
@@ -11,6 +20,55 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 _LATEST = re.compile(r"\b(now|latest|currently|current|today|recent(ly)?|so far|as of|still)\b", re.IGNORECASE)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class UnderstoodQuestion:
+    """The understand stage's result."""
+
+    asked: str  # what the user asks, without instructions aimed at the assistant
+    query: str  # a standalone search query; "" when nothing is left to ask
+    instruction_ignored: bool  # an instruction was cut out of the question
+
+
+def understand_question(question: object, history: list, max_chars: int) -> UnderstoodQuestion:
+    """Validate ``question``, cut out injected instructions, and condense a follow-up.
+
+    Args:
+        question: the user's text, as received (anything: surfaces pass it on unchecked).
+        history: earlier turns, as ``condense_question`` accepts them.
+        max_chars: the longest question accepted (``ASSISTANT_MAX_QUESTION_CHARS``).
+
+    Raises:
+        InputError: the question is not text, is empty, or is too long.
+    """
+    cleaned = validate_question(question, max_chars)
+    asked, injected = strip_injection(cleaned)
+    query = condense_question(asked, history) if asked else ""
+    return UnderstoodQuestion(asked=asked, query=query, instruction_ignored=injected)
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """Reject unusable questions with a message naming the value and the fix.
+
+    Returns:
+        The question with control characters and runs of whitespace collapsed.
+
+    Raises:
+        InputError: the question is not text, is empty, or is over ``max_chars``.
+    """
+    if not isinstance(question, str):
+        raise InputError(f"question must be text, got {type(question).__name__}; pass a string.")
+    cleaned = " ".join(_CONTROL_CHARACTERS.sub(" ", question).split())
+    if not cleaned:
+        raise InputError("The question is empty; type a question, e.g. 'What did China do in June?'.")
+    if len(cleaned) > max_chars:
+        raise InputError(
+            f"The question is {len(cleaned):,} characters, over the {max_chars:,} limit; "
+            "shorten it or raise ASSISTANT_MAX_QUESTION_CHARS."
+        )
+    return cleaned
 
 
 def _user_turns(history: list) -> list[str]:
@@ -43,4 +101,5 @@ def condense_question(question: str, history: list) -> str:
 
 
 def wants_latest(question: str) -> bool:
+    """Whether the question asks about now ("latest", "currently", "so far"): the answer then says its date."""
     return bool(_LATEST.search(question))

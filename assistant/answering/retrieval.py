@@ -1,4 +1,9 @@
-"""Hybrid retrieval (dense + BM25, reciprocal rank fusion, source diversity) as a LangChain retriever."""
+"""Gather stage: hybrid retrieval (dense + BM25, reciprocal rank fusion, source diversity).
+
+Dense search finds paraphrases, BM25 finds exact names and numbers; fusing
+their ranks needs no score calibration. It is a LangChain ``BaseRetriever``
+so it composes with LangChain and passes its standard retriever tests.
+"""
 
 from __future__ import annotations
 

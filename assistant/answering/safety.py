@@ -1,4 +1,4 @@
-"""Prompt-injection defences: instructions are data, never commands.
+"""Prompt-injection defences (understand and gather stages): instructions are data, never commands.
 
 Two places carry injected instructions: a question ("ignore your sources and
 ...") and a document ("ignore previous instructions and say ..."). The

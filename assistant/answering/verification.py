@@ -1,4 +1,4 @@
-"""Citations: parse ``[n]`` markers, judge support deterministically, re-attribute.
+"""Write stage, verification: parse ``[n]`` markers, split sentences, judge support deterministically.
 
 The support judge is lexical-plus-semantic and needs no LLM: a claim is
 supported by a span when the span contains most of the claim's content words
@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.text.words import content_words, numbers_in, sentence_spans
+from assistant.text.sentences import sentence_spans
+from assistant.text.words import content_words, numbers_in
 
 CITATION_MARK = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 # Weights and cut-off chosen on hand-labelled pairs in eval/judge_labels.jsonl.

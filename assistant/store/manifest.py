@@ -19,6 +19,7 @@ to notice another process's ingest and reload.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import time
@@ -41,6 +42,29 @@ class DocumentEntry:
     chunk_ids: list[str]
     sections: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based PDF page holding character ``offset`` of the document's text.
+
+        Ingest records ``metadata["pages"]`` as ``[[start, end, page_no], ...]``
+        in text order; the answer reads it here, so citing a page needs the
+        manifest only, not the PDF reader. The blank lines between two pages
+        count as the page before.
+
+        Returns:
+            The page number, or None for a document without pages (not a PDF)
+            or a negative offset.
+
+        Example:
+            >>> DocumentEntry("h", "a.pdf", "A", [], metadata={"pages": [[0, 100, 1], [102, 250, 2]]}).page_at(120)
+            2
+        """
+        pages = (self.metadata or {}).get("pages") or []
+        if not pages or offset < 0:
+            return None
+        starts = [page[0] for page in pages]
+        i = bisect.bisect_right(starts, offset) - 1
+        return int(pages[max(i, 0)][2])
 
 
 def _new_uid() -> str:
@@ -66,6 +90,10 @@ class Manifest:
 
     def version(self) -> tuple[str, int]:
         return (self.uid, self.generation)
+
+    def chunk_ids(self) -> set[str]:
+        """Every chunk id the manifest lists, across documents."""
+        return {cid for entry in self.documents.values() for cid in entry.chunk_ids}
 
     def header(self) -> dict[str, Any]:
         return {
@@ -129,7 +157,12 @@ class ManifestFile:
             fh.write(manifest.to_json())
             fh.flush()
             os.fsync(fh.fileno())
+            st = os.fstat(fh.fileno())
         os.replace(tmp, self.path)
+        # What this process wrote is what it holds: remember its stamp, so the next
+        # freshness check does not parse our own write again. Taken from the temp file
+        # (a rename keeps mtime and size), so a writer racing after the rename is still seen.
+        self._stamp, self._version = (st.st_mtime_ns, st.st_size), manifest.version()
 
     def is_newer_than(self, manifest: Manifest) -> bool:
         """True when another ingest (any process) has changed the stored manifest.

@@ -3,12 +3,18 @@
 The API takes ``Authorization: Bearer <token>``. A browser logs in once on a
 small form (or opens ``/?token=<token>``) and then carries an HttpOnly cookie,
 which also covers the chat's own requests and the document viewer's fetches.
+
+The OpenAI-compatible routes under ``/v1`` check the bearer token themselves
+(``bearer_matches``), so that they work mounted on any app and answer in the
+error shape OpenAI clients parse; the middleware leaves exactly those paths
+alone, so each request is checked once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 from html import escape
 from urllib.parse import parse_qs, urlencode
 
@@ -19,6 +25,12 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 COOKIE = "assistant_session"
 LOGIN_PATH = "/login"
 _API_PREFIXES = ("/api/", "/v1/", "/docs", "/redoc", "/openapi.json")
+
+
+def bearer_matches(request: Request, token: str) -> bool:
+    """Whether ``request`` carries ``Authorization: Bearer <token>`` (compared in constant time)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
 def _session_value(token: str) -> str:
@@ -44,14 +56,18 @@ def _safe_next(value: str) -> str:
     return value if value.startswith("/") and not value.startswith("//") else "/"
 
 
-def add_token_auth(app: FastAPI, token: str) -> None:
-    """Require ``token`` on every route of ``app`` except the login form."""
+def add_token_auth(app: FastAPI, token: str, self_guarded: Collection[str] = ()) -> None:
+    """Require ``token`` on every route of ``app`` except the login form.
+
+    Args:
+        app: the app to protect.
+        token: the secret clients send.
+        self_guarded: exact paths whose routes check the bearer token themselves.
+    """
     session = _session_value(token)
 
     def authorised(request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+        if bearer_matches(request, token):
             return True
         cookie = request.cookies.get(COOKIE, "")
         return bool(cookie) and hmac.compare_digest(cookie.encode(), session.encode())
@@ -72,7 +88,7 @@ def add_token_auth(app: FastAPI, token: str) -> None:
     @app.middleware("http")
     async def require_token(request: Request, call_next):
         path = request.url.path
-        if path == LOGIN_PATH and request.method == "POST":
+        if (path == LOGIN_PATH and request.method == "POST") or path in self_guarded:
             return await call_next(request)
         if authorised(request):
             return await call_next(request)

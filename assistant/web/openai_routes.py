@@ -13,33 +13,40 @@ sentence before it becomes the answer, and a chat client cannot take back
 what it was sent, so for LLM generators the verified text is streamed once it
 is known.
 
-Mount with ``app.include_router(openai_api.router)``; the router reads the
+Answers go through the app's ``AnswerService``, like every other surface:
+the same validation, answering lock (busy: 503) and error codes.
+
+Mount with ``app.include_router(openai_routes.router)``; the router reads the
 ``Assistant`` from ``request.app.state.assistant``. When ``api_token`` is set,
-requests need ``Authorization: Bearer <token>``, as on the rest of the API.
+requests need ``Authorization: Bearer <token>``; these routes check it
+themselves (``GUARDED_PATHS``), so the app's token middleware skips them.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.answer import Answer, Citation
-from assistant.errors import AssistantError
-from assistant.ingest.formats import page_in_manifest
+from assistant.answer import Answer, Citation, final_answer
+from assistant.errors import InputError
+from assistant.web.auth import bearer_matches
+from assistant.web.error_responses import describe_error
+from assistant.web.service import AnswerEvent, shared_service
 
 MODEL_ID = "assistant"
 CREATED = 1_735_689_600  # fixed: the model list should not change between calls
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+#: The paths of this router; each checks the bearer token itself.
+GUARDED_PATHS = frozenset({"/v1/models", "/v1/chat/completions"})
 
 
 class ChatMessage(BaseModel):
@@ -71,12 +78,10 @@ def _error(message: str, status: int, kind: str = "invalid_request_error", code:
 
 
 def _unauthorised(request: Request) -> JSONResponse | None:
+    """An OpenAI-shaped 401 unless the request carries the server's token (if it has one)."""
     token = request.app.state.assistant.settings.api_token
     secret = token.get_secret_value() if token is not None else ""
-    if not secret:
-        return None
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), secret.encode()):
+    if not secret or bearer_matches(request, secret):
         return None
     return _error(
         "Missing or wrong token: send 'Authorization: Bearer <ASSISTANT_API_TOKEN>' "
@@ -85,6 +90,13 @@ def _unauthorised(request: Request) -> JSONResponse | None:
         kind="authentication_error",
         code="invalid_api_key",
     )
+
+
+def _failure(exc: BaseException) -> JSONResponse:
+    """Any failure as an OpenAI error, with the status and stable code the JSON API uses."""
+    report = describe_error(exc)
+    kind = "invalid_request_error" if report.status < 500 else "server_error"
+    return _error(report.message, report.status, kind=kind, code=report.code)
 
 
 def _text_of(content: str | list[dict[str, Any]] | None) -> str:
@@ -99,7 +111,7 @@ def _text_of(content: str | list[dict[str, Any]] | None) -> str:
 def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
     users = [i for i, m in enumerate(messages) if m.role == "user"]
     if not users:
-        raise _RequestError("messages has no 'user' message; send the question as {'role': 'user', 'content': ...}.")
+        raise InputError("messages has no 'user' message; send the question as {'role': 'user', 'content': ...}.")
     last = users[-1]
     history = [
         {"role": m.role, "content": _text_of(m.content)}
@@ -109,19 +121,7 @@ def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[dict[s
     return _text_of(messages[last].content), history
 
 
-class _RequestError(Exception):
-    pass
-
-
-def _pages(assistant: Any, citations: list[Citation]) -> dict[int, int | None]:
-    """Citation id -> PDF page (None for other formats), from the offsets and the manifest."""
-    manifest = assistant.index.manifest()
-    return {
-        c.id: getattr(c, "page", None) or page_in_manifest(manifest, c.source, c.start) for c in citations
-    }
-
-
-def format_sources(citations: list[Citation], pages: dict[int, int | None] | None = None) -> str:
+def format_sources(citations: list[Citation]) -> str:
     """The plain-text sources list appended to the message: one line per citation."""
     if not citations:
         return ""
@@ -130,23 +130,22 @@ def format_sources(citations: list[Citation], pages: dict[int, int | None] | Non
         where = c.title or c.source
         if c.section:
             where += f" — {c.section}"
-        page = (pages or {}).get(c.id) or getattr(c, "page", None)
-        if page:
-            where += f", p. {page}"
+        if c.page:
+            where += f", p. {c.page}"
         snippet = c.snippet if len(c.snippet) <= 200 else c.snippet[:197].rstrip() + "…"
         lines.append(f'[{c.id}] {where} ({c.source}, chars {c.start}-{c.end}): "{snippet}"')
     return "\n".join(lines)
 
 
-def message_text(answer: Answer, pages: dict[int, int | None] | None = None) -> str:
+def message_text(answer: Answer) -> str:
     """The answer as a chat message: the cited text, then the sources list."""
-    sources = format_sources(answer.citations, pages)
+    sources = format_sources(answer.citations)
     return f"{answer.text}\n\n{sources}" if sources else answer.text
 
 
-def _extra_fields(answer: Answer, pages: dict[int, int | None]) -> dict[str, Any]:
+def _extra_fields(answer: Answer) -> dict[str, Any]:
     return {
-        "citations": [{**c.to_dict(), "page": pages.get(c.id)} for c in answer.citations],
+        "citations": [c.to_dict() for c in answer.citations],
         "abstained": answer.abstained,
         "follow_ups": list(answer.follow_ups),
     }
@@ -185,113 +184,102 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
     denied = _unauthorised(request)
     if denied is not None:
         return denied
-    assistant = request.app.state.assistant
+    service = shared_service(request.app.state)
     try:
         question, history = _question_and_history(req.messages)
-        events = assistant.stream(question, k=req.k, history=history)
-        first = next(events)  # validation and index errors become 4xx before any byte is sent
-    except _RequestError as exc:
-        return _error(str(exc), 400)
-    except AssistantError as exc:
-        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-        return _error(str(exc), exc.status_code, kind=kind, code=type(exc).__name__)
-    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    created = int(time.time())
-    model = req.model or MODEL_ID
-    if not req.stream:
-        answer = first if isinstance(first, Answer) else None
-        try:
-            for event in events:
-                if isinstance(event, Answer):
-                    answer = event
-        except AssistantError as exc:
-            return _error(str(exc), exc.status_code, kind="server_error", code=type(exc).__name__)
-        assert answer is not None
-        pages = _pages(assistant, answer.citations)
-        text = message_text(answer, pages)
+        # Opened before responding: bad input, index and busy errors become a plain 4xx/503.
+        events = service.open_stream(question, k=req.k, history=history)
+        completion = _Completion(req.model or MODEL_ID, question)
+        if req.stream:
+            live = service.assistant.settings.llm == "extractive"
+            return StreamingResponse(
+                _sse(completion.chunks(events, live)),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        return completion.message(final_answer(events))
+    except Exception as exc:
+        return _failure(exc)
+
+
+class _Completion:
+    """One chat completion's identity, and its answer in the two OpenAI shapes."""
+
+    def __init__(self, model: str, question: str) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.created = int(time.time())
+        self.model = model
+        self.question = question
+
+    def message(self, answer: Answer) -> dict[str, Any]:
+        """The ``chat.completion`` object (no streaming)."""
+        text = message_text(answer)
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}
         return {
-            "id": completion_id,
+            "id": self.id,
             "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                }
-            ],
-            "usage": _usage(question, text),
-            **_extra_fields(answer, pages),
+            "created": self.created,
+            "model": self.model,
+            "choices": [choice],
+            "usage": _usage(self.question, text),
+            **_extra_fields(answer),
         }
-    live = assistant.settings.llm == "extractive"
-    return StreamingResponse(
-        _sse(_chunks(first, events, live, completion_id, created, model, question, assistant)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
 
-
-def _chunks(
-    first: Any,
-    events: Iterator[Any],
-    live: bool,
-    completion_id: str,
-    created: int,
-    model: str,
-    question: str,
-    assistant: Any,
-) -> Iterator[dict[str, Any]]:
-    """``chat.completion.chunk`` objects: role, content deltas, sources, then the finish chunk."""
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        """One ``chat.completion.chunk`` object."""
         return {
-            "id": completion_id,
+            "id": self.id,
             "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
+            "created": self.created,
+            "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
             **extra,
         }
 
-    yield chunk({"role": "assistant", "content": ""})
-    sent: list[str] = []
-    answer: Answer | None = None
-    try:
-        for event in _prepend(first, events):
-            if isinstance(event, Answer):
-                answer = event
-            elif live and event:
-                sent.append(event)
-                yield chunk({"content": event})
-    except AssistantError as exc:
-        yield {"error": {"message": str(exc), "type": "server_error", "code": type(exc).__name__}}
-        return
-    assert answer is not None
-    streamed = "".join(sent)
-    if not sent:
-        for piece in re.findall(r"\S+\s*", answer.text):
-            yield chunk({"content": piece})
-    elif _squash(streamed) != _squash(answer.text):
+    def chunks(self, events: Generator[AnswerEvent, None, None], live: bool) -> Iterator[dict[str, Any]]:
+        """Role, content deltas, sources, then the finish chunk; an error object if answering fails.
+
+        Tokens go out as they come only when ``live`` (they are already the
+        final text); otherwise the verified text is sent once it is known.
+        """
+        yield self.chunk({"role": "assistant", "content": ""})
+        sent: list[str] = []
+        answer: Answer | None = None
+        try:
+            for event in events:
+                if isinstance(event, Answer):
+                    answer = event
+                elif live and event:
+                    sent.append(event)
+                    yield self.chunk({"content": event})
+        except Exception as exc:
+            report = describe_error(exc)
+            yield {"error": {"message": report.message, "type": "server_error", "code": report.code}}
+            return
+        finally:
+            events.close()  # releases the answering lock when the client goes away
+        assert answer is not None  # the stream always ends with its Answer
+        for piece in _catch_up("".join(sent), answer.text):
+            yield self.chunk({"content": piece})
+        sources = format_sources(answer.citations)
+        if sources:
+            yield self.chunk({"content": f"\n\n{sources}"})
+        yield self.chunk({}, "stop", usage=_usage(self.question, message_text(answer)), **_extra_fields(answer))
+
+
+def _catch_up(streamed: str, final: str) -> list[str]:
+    """What to send after the live tokens so that the client ends with the final text."""
+    if not streamed:
+        return re.findall(r"\S+\s*", final)
+    if _squash(streamed) != _squash(final):
         # The live text was not the final text (e.g. an "As of <date>" lead was
         # added at the end); send the final text so the client has it.
-        yield chunk({"content": f"\n\n{answer.text}"})
-    pages = _pages(assistant, answer.citations)
-    sources = format_sources(answer.citations, pages)
-    if sources:
-        yield chunk({"content": f"\n\n{sources}"})
-    text = message_text(answer, pages)
-    yield chunk({}, "stop", usage=_usage(question, text), **_extra_fields(answer, pages))
+        return [f"\n\n{final}"]
+    return []
 
 
 def _squash(text: str) -> str:
     return " ".join(text.split())
-
-
-def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
 
 
 def _sse(chunks: Iterator[dict[str, Any]]) -> Iterator[str]:

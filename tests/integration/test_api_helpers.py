@@ -10,7 +10,8 @@ import pytest
 from assistant.answer import Answer, Citation, Conflict
 from assistant.web.auth import _safe_next
 from assistant.web.chat.render import plain_answer, render_answer, render_sources_panel, render_user
-from assistant.web.service import plain_history, sanitise_filename
+from assistant.web.service import plain_history
+from assistant.web.uploads import sanitise_filename
 
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 

@@ -13,7 +13,7 @@ from assistant.answering.verification import (
     strip_markers,
 )
 from assistant.ingest.documents import parse_document
-from assistant.text.words import sentence_spans
+from assistant.text.sentences import sentence_spans
 from tests.reliability.conftest import record
 
 pytestmark = pytest.mark.fuzz

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import assistant.ingest.pipeline as pipeline_module
 import assistant.store.index as index_module
 from assistant import Assistant
 from assistant.store.manifest import ManifestFile
@@ -46,9 +47,9 @@ def test_crash_after_the_last_checkpoint_of_an_update_does_not_leave_a_stale_bm2
     _write(corpus, "alphanite")
     assert len(_assistant(index_dir).ingest([corpus]).added) == 3
     _write(corpus, "zebrawood")  # every document edited
-    monkeypatch.setattr(index_module, "SAVE_EVERY_S", 0.0, raising=False)
+    monkeypatch.setattr(pipeline_module, "SAVE_EVERY_S", 0.0)
     # Chunks are written a batch at a time; one-chunk batches make every tiny document its own batch.
-    monkeypatch.setattr(index_module, "WRITE_BATCH", 1)
+    monkeypatch.setattr(pipeline_module, "WRITE_BATCH", 1)
     saves = {"n": 0}
     real_save = ManifestFile.save
 
@@ -78,10 +79,10 @@ def test_crash_mid_update_then_reingest_replaces_every_document(tmp_path, monkey
     _write(corpus, "alphanite", n=6)
     _assistant(index_dir).ingest([corpus])
     _write(corpus, "zebrawood", n=6)
-    monkeypatch.setattr(index_module, "SAVE_EVERY_S", 0.0, raising=False)
-    monkeypatch.setattr(index_module, "WRITE_BATCH", 1)  # a batch per document, as in the test above
+    monkeypatch.setattr(pipeline_module, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(pipeline_module, "WRITE_BATCH", 1)  # a batch per document, as in the test above
     calls = {"n": 0}
-    real_write = index_module.Index._write_chunks
+    real_write = index_module.Index.write_chunks
 
     def write_then_die(self, *args, **kwargs):
         calls["n"] += 1
@@ -90,10 +91,10 @@ def test_crash_mid_update_then_reingest_replaces_every_document(tmp_path, monkey
             raise SimulatedKill
         return real_write(self, *args, **kwargs)
 
-    monkeypatch.setattr(index_module.Index, "_write_chunks", write_then_die)
+    monkeypatch.setattr(index_module.Index, "write_chunks", write_then_die)
     with pytest.raises(SimulatedKill):
         _assistant(index_dir).ingest([corpus])
-    monkeypatch.setattr(index_module.Index, "_write_chunks", real_write)
+    monkeypatch.setattr(index_module.Index, "write_chunks", real_write)
     after = _assistant(index_dir)
     report = after.ingest([corpus])
     manifest = after.index.manifest()

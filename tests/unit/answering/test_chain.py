@@ -120,8 +120,8 @@ def test_model_is_stopped_after_the_sentences_the_prompt_asks_for(ready):
 
 
 def test_sources_are_cut_to_the_token_budget():
-    from assistant.answering.chain import fit_sources
-    from assistant.ingest.chunking import count_tokens
+    from assistant.answering.writing import fit_sources
+    from assistant.text.tokens import count_tokens
 
     long = "word " * 3000  # one 'sentence' of a PDF without punctuation
     got = fit_sources(["A short source.", long, "Never reached."], 100)
@@ -131,7 +131,7 @@ def test_sources_are_cut_to_the_token_budget():
 
 
 def test_a_sentence_cut_off_by_the_token_limit_is_not_a_claim():
-    from assistant.answering.chain import finished_sentences
+    from assistant.answering.writing import finished_sentences
 
     raw = "Exports jumped 60.3% in June [1]. The editorial board highlights the strategic risk, emphasizing its ability"
     assert finished_sentences(raw) == "Exports jumped 60.3% in June [1]."

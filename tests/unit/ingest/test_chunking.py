@@ -1,8 +1,9 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.ingest.chunking import chunk_document, count_tokens
+from assistant.ingest.chunking import chunk_document
 from assistant.ingest.documents import load_documents, parse_document
+from assistant.text.tokens import count_tokens
 from tests.conftest import SEEDS
 
 _line = st.one_of(

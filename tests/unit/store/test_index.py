@@ -96,12 +96,24 @@ def test_chunks_of_several_documents_go_to_chroma_in_one_write(make_assistant, s
 
     assistant = make_assistant()
     writes = []
-    real = index_module.Index._write_chunks
+    real = index_module.Index.write_chunks
 
     def counting(self, chunks, vectors):
         writes.append(len({c.doc_id for c in chunks}))
         return real(self, chunks, vectors)
 
-    monkeypatch.setattr(index_module.Index, "_write_chunks", counting)
+    monkeypatch.setattr(index_module.Index, "write_chunks", counting)
     report = assistant.ingest([seeds_copy])
     assert writes == [2] and report.chunks_added == assistant.index.count_chunks()
+
+
+def test_questions_after_an_ingest_do_not_reparse_the_manifest(make_assistant, seeds_copy, monkeypatch):
+    from assistant.store.manifest import ManifestFile
+
+    assistant = make_assistant()
+    assistant.ingest([seeds_copy])
+    loads = []
+    real_load = ManifestFile.load
+    monkeypatch.setattr(ManifestFile, "load", lambda self: loads.append(1) or real_load(self))
+    assistant.ask("How is China enforcing its rare earth export restrictions?")
+    assert loads == []  # the snapshot this process published is current; a stat says so

@@ -1,0 +1,366 @@
+"""Building the index: plan what to add, update, skip and remove, then write it crash-safely.
+
+Ingest is the only writer of the index, and it is kept apart from the index
+readers use (``store/index.py``) so that building reads top to bottom:
+
+1. load the files (refused ones are reported, never fatal);
+2. under a cross-process lock, read the stored manifest, rebuild from scratch
+   if the model or chunk settings changed, and drop chunks a crashed ingest
+   wrote but never recorded;
+3. plan (``plan_ingest``): which documents are gone, unchanged or new/changed,
+   and the chunks of the latter;
+4. write: embed ahead across documents (reusing stored vectors of unchanged
+   chunks), upsert a window of chunks at a time, record each written document
+   in the manifest, checkpoint about once a second;
+5. publish the manifest and the readers' snapshot in one step.
+
+A crash at any point leaves chunks that the manifest does not list (removed
+by step 2 next time) or documents it lists with their old hash (redone next
+time), never a manifest that points at missing chunks.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IndexStateError, InputError
+from assistant.ingest.chunking import Chunk, chunk_document
+from assistant.ingest.documents import (
+    SUPPORTED_SUFFIXES,
+    Document,
+    iter_source_files,
+    load_documents,
+)
+from assistant.store.index import Index
+from assistant.store.manifest import DocumentEntry, Manifest
+
+log = logging.getLogger(__name__)
+
+WRITE_BATCH = 512  # chunks per write, across documents (see IngestPipeline._write)
+ENCODE_WINDOW = 512  # chunks embedded per encoder call, across documents (see _vectors_ahead)
+SAVE_EVERY_S = 1.0  # manifest checkpoint interval during a long ingest
+LOCK_WAIT_S = 30.0
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; counts are lists of document ids."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    rebuilt: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (the CLI's and the HTTP API's ingest output)."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for people: what was added, updated, removed, skipped and refused."""
+        parts = [
+            f"added {len(self.added)}",
+            f"updated {len(self.updated)}",
+            f"removed {len(self.removed)}",
+            f"skipped {len(self.skipped)} unchanged",
+            f"{self.chunks_added} chunks written",
+            f"{len(self.errors)} refused",
+            f"in {self.seconds:.2f}s",
+        ]
+        return ", ".join(parts)
+
+
+@dataclass
+class IngestPlan:
+    """What an ingest will do, decided before anything is written."""
+
+    remove: list[str] = field(default_factory=list)  # indexed documents whose file is gone
+    skip: list[str] = field(default_factory=list)  # same content hash as indexed
+    write: list[tuple[Document, list[Chunk]]] = field(default_factory=list)  # new or changed
+
+    @property
+    def total_chunks(self) -> int:
+        return sum(len(chunks) for _, chunks in self.write)
+
+
+def plan_ingest(
+    manifest: Manifest,
+    docs: list[Document],
+    roots: list[Path],
+    refused: Iterable[str],
+    chunk_tokens: int,
+    chunk_overlap: int,
+) -> IngestPlan:
+    """Decide what an ingest of ``docs`` (loaded from ``roots``) does to ``manifest``.
+
+    A document is removed only when its file lay under one of ``roots`` and
+    no longer exists; a file that was refused this time keeps its previous,
+    valid version. A document whose content hash is unchanged is skipped.
+
+    Args:
+        manifest: the index as stored now.
+        docs: the documents loaded from ``roots``.
+        roots: the files and folders being ingested.
+        refused: paths of files that failed to load.
+        chunk_tokens: chunk size in tokens.
+        chunk_overlap: tokens repeated between consecutive chunks.
+
+    Returns:
+        The plan; nothing is written.
+    """
+    present = {d.id for d in docs}
+    refused_paths = {Path(p).resolve() for p in refused}
+    plan = IngestPlan()
+    for doc_id, entry in manifest.documents.items():
+        entry_path = Path(entry.path).resolve() if entry.path else None
+        if doc_id in present or entry_path is None or entry_path in refused_paths:
+            continue
+        if any(_is_within(entry_path, root) for root in roots) and not entry_path.exists():
+            plan.remove.append(doc_id)
+    for doc in docs:
+        existing = manifest.documents.get(doc.id)
+        if existing is not None and existing.hash == doc.content_hash:
+            plan.skip.append(doc.id)
+        else:
+            plan.write.append((doc, chunk_document(doc, chunk_tokens, chunk_overlap)))
+    return plan
+
+
+@dataclass
+class _Progress:
+    """Chunks written so far, reported to the caller's callback after each document."""
+
+    total: int
+    callback: ProgressCallback | None
+    done: int = 0
+
+    def advance(self, chunks: int, doc_id: str) -> None:
+        self.done += chunks
+        if self.callback:
+            self.callback(self.done, self.total, doc_id)
+
+
+class IngestPipeline:
+    """Makes an ``Index`` mirror a set of files and folders, incrementally.
+
+    Example:
+        >>> report = IngestPipeline(assistant.index).run(["seeds/"])
+        >>> report.summary()
+    """
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.settings = index.settings
+
+    def run(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> IngestReport:
+        """Add, update and remove documents so the index mirrors ``paths``.
+
+        Args:
+            paths: files and folders; documents indexed from under them whose
+                files are gone are removed.
+            progress: called as ``progress(chunks_done, chunks_total, doc_id)``.
+
+        Returns:
+            What was added, updated, removed, skipped and refused.
+
+        Raises:
+            InputError: a path does not exist, or no supported file was found.
+            IndexStateError: another ingest holds the index for longer than 30 s.
+        """
+        started = time.perf_counter()
+        roots = [Path(p) for p in paths]
+        docs, report = self._load(roots)
+        with ingest_lock(self.settings.index_dir):
+            manifest = self._stored_manifest(report)
+            self._remove_orphans(manifest)
+            plan = plan_ingest(manifest, docs, roots, (e["path"] for e in report.errors),
+                               self.settings.chunk_tokens, self.settings.chunk_overlap)
+            self._remove(manifest, plan.remove, report)
+            report.skipped.extend(plan.skip)
+            self._write(manifest, plan, report, progress)
+            changed = bool(report.added or report.updated or report.removed)
+            if changed:
+                manifest.generation += 1
+            self.index.publish(manifest, changed)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _load(self, roots: list[Path]) -> tuple[list[Document], IngestReport]:
+        files, _ = iter_source_files(roots)  # raises on missing paths before any write
+        docs, errors = load_documents(roots, self.settings.max_file_bytes)
+        if not files and not errors:
+            raise InputError(
+                f"No supported files ({', '.join(SUPPORTED_SUFFIXES)}) found in {', '.join(map(str, roots))}; "
+                "add documents or pass another folder."
+            )
+        return docs, IngestReport(errors=[{"path": p, "reason": r} for p, r in errors])
+
+    def _stored_manifest(self, report: IngestReport) -> Manifest:
+        """The stored manifest, or an empty one (after a reset) when the settings changed."""
+        empty = self.index.empty_manifest()
+        manifest = self.index.load_stored_manifest()
+        if manifest is not None and manifest.settings_key() != empty.settings_key():
+            report.rebuilt = (
+                f"index settings changed (model/chunking was {manifest.embedding_model}, "
+                f"{manifest.chunk_tokens}/{manifest.chunk_overlap} tokens; now "
+                f"{empty.embedding_model}, {empty.chunk_tokens}/{empty.chunk_overlap}): rebuilding from scratch"
+            )
+            log.warning(report.rebuilt)
+            self.index.reset_collection()
+            manifest = None
+        return manifest or empty
+
+    def _remove_orphans(self, manifest: Manifest) -> None:
+        """Drop chunks a crashed ingest wrote but never recorded in the manifest."""
+        known = manifest.chunk_ids()
+        stored = self.index.stored_chunk_ids()
+        orphans = [cid for cid in stored if cid not in known]
+        if orphans:
+            log.warning("removing %d orphan chunks left by an interrupted ingest", len(orphans))
+            self.index.delete_chunks(orphans)
+        missing = known - set(stored)
+        if missing:
+            # A document whose chunks are gone is re-ingested: forget its hash.
+            for entry in manifest.documents.values():
+                if missing.intersection(entry.chunk_ids):
+                    entry.hash = ""
+
+    def _remove(self, manifest: Manifest, doc_ids: list[str], report: IngestReport) -> None:
+        for doc_id in doc_ids:
+            chunk_ids = manifest.documents.pop(doc_id).chunk_ids
+            self.index.delete_chunks(chunk_ids)
+            report.chunks_removed += len(chunk_ids)
+            report.removed.append(doc_id)
+
+    def _write(
+        self, manifest: Manifest, plan: IngestPlan, report: IngestReport, progress: ProgressCallback | None
+    ) -> None:
+        """Embed and write the planned documents a window at a time, recording each in the manifest."""
+        planned = plan.write
+        counter = _Progress(plan.total_chunks, progress)
+        # Chunk ids are content hashes, so a chunk id already in the manifest has
+        # its vector in the store: an edited document re-embeds only what changed.
+        stored = manifest.chunk_ids()
+        ahead: dict[str, list[float]] = {}
+        last_save = time.monotonic()
+        # Chunks are written to Chroma a window at a time, across documents: one
+        # upsert per document (a dozen chunks) cost 4-5 s per 1,000 chunks in
+        # per-call overhead, one per 512 chunks ~1 s (bench/reports).
+        batch: list[tuple[Document, list[Chunk]]] = []
+        vectors: list[list[float]] = []
+        for n, (doc, chunks) in enumerate(planned):
+            if any(c.id not in ahead for c in chunks):
+                ahead.update(self._vectors_ahead(planned[n:], stored))
+            batch.append((doc, chunks))
+            vectors.extend(ahead.pop(c.id) for c in chunks)
+            if len(vectors) < WRITE_BATCH and n + 1 < len(planned):
+                continue
+            self._write_batch(manifest, batch, vectors, report, counter)
+            batch, vectors = [], []
+            # Record finished documents about once a second, so a crash loses at most
+            # that much work (its chunks are orphans the next ingest removes).
+            # Saving after every document rewrote the whole manifest each time:
+            # quadratic in the corpus, ~10% of a fake-encoder ingest (bench/reports).
+            if len(planned) > 1 and time.monotonic() - last_save >= SAVE_EVERY_S:
+                self.index.save_manifest(manifest)
+                last_save = time.monotonic()
+
+    def _write_batch(
+        self,
+        manifest: Manifest,
+        batch: list[tuple[Document, list[Chunk]]],
+        vectors: list[list[float]],
+        report: IngestReport,
+        counter: _Progress,
+    ) -> None:
+        # Chunks first, manifest entries after: an entry never points at chunks not yet written.
+        self.index.write_chunks([c for _, chunks in batch for c in chunks], vectors)
+        for doc, chunks in batch:
+            self._record(manifest, doc, chunks, report)
+            counter.advance(len(chunks), doc.id)
+
+    def _record(self, manifest: Manifest, doc: Document, chunks: list[Chunk], report: IngestReport) -> None:
+        """Enter a document whose chunks are written; drop the chunks its old version had and this one lacks."""
+        old = manifest.documents.get(doc.id)
+        if old is not None:
+            stale = sorted(set(old.chunk_ids) - {c.id for c in chunks})
+            self.index.delete_chunks(stale)
+            report.chunks_removed += len(stale)
+            report.updated.append(doc.id)
+        else:
+            report.added.append(doc.id)
+        manifest.documents[doc.id] = DocumentEntry(
+            hash=doc.content_hash,
+            path=str(Path(doc.path).resolve()) if doc.path else "",
+            title=doc.title,
+            chunk_ids=[c.id for c in chunks],
+            sections=doc.sections,
+            metadata=doc.metadata,
+        )
+        self.index.save_document_text(doc)
+        report.chunks_added += len(chunks)
+
+    def _vectors_ahead(self, planned: list[tuple[Document, list[Chunk]]], stored: set[str]) -> dict[str, list[float]]:
+        """Vectors for the next ``ENCODE_WINDOW`` chunks of the plan, across documents.
+
+        Why across documents: a document is a dozen chunks of very different
+        lengths, and encoding each alone pads every batch to its longest chunk.
+        One call over many documents lets the encoder sort by length
+        (sentence-transformers and our ONNX encoder both do) so batches pad
+        little. Chunks already stored (same content hash) reuse their vector.
+        """
+        window: list[Chunk] = []
+        for _, chunks in planned:
+            window.extend(chunks)
+            if len(window) >= ENCODE_WINDOW:
+                break
+        vectors = self.index.stored_vectors([c.id for c in window if c.id in stored])
+        fresh = [c for c in window if c.id not in vectors]
+        if fresh:
+            encoded = self.index.embeddings.encode([c.embedding_text() for c in fresh])
+            vectors.update({c.id: v for c, v in zip(fresh, encoded, strict=True)})
+        return vectors
+
+
+@contextmanager
+def ingest_lock(index_dir: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    """Hold the index folder's ingest lock (one writer across processes).
+
+    Raises:
+        IndexStateError: another ingest held it for longer than ``wait_s``.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".ingest.lock", "w") as fh:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise IndexStateError(
+                        f"Another ingest is writing to {index_dir} and did not "
+                        f"finish within {wait_s:.0f}s; wait for it to end, then retry."
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    root = root.resolve()
+    return path == root or root in path.parents

@@ -1,0 +1,63 @@
+"""Sentence spans: where a sentence starts and ends, as offsets into the original text.
+
+Chunking cuts chunks at these boundaries, evidence selection ranks these
+spans, and verification checks each sentence of an answer against them, so
+all three must agree on what a sentence is: one function, shared. Offsets
+(not copied strings) keep every citation pointing at exact source text.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "co", "corp", "inc", "ltd", "vs",
+    "etc", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "no", "fig", "gen", "gov", "sen", "rep", "u.s", "u.k", "e.g", "i.e",
+}
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9$€£])")
+_BULLET_PREFIX = re.compile(r"^\s*(?:[•*·–—-]|\d+[.)])\s+")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Split ``text[start:end]`` into sentence spans (absolute offsets, trimmed).
+
+    Line breaks always end a sentence: these pages put one bullet or
+    paragraph per line. Abbreviations such as "Corp." or "U.S." do not.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    pos = start
+    for line in text[start:end].splitlines(keepends=True):
+        line_start = pos
+        pos += len(line)
+        body = line.rstrip("\r\n")
+        cut = line_start
+        for m in _SENTENCE_END.finditer(body):
+            word = re.findall(r"[\w.]+$", body[: m.start()])
+            if word and word[-1].lower().rstrip(".") in _ABBREVIATIONS:
+                continue
+            if word and len(word[-1]) == 1 and word[-1].isupper():  # initials: "John D. Smith"
+                continue
+            _append_trimmed(text, spans, cut, line_start + m.start() + 1 + _closing_len(body, m))
+            cut = line_start + m.end()
+        _append_trimmed(text, spans, cut, line_start + len(body))
+    return spans
+
+
+def _closing_len(body: str, m: re.Match) -> int:
+    matched = body[m.start() + 1 : m.end()]
+    return len(matched) - len(matched.lstrip("\"'”’)]"))
+
+
+def _append_trimmed(text: str, spans: list[tuple[int, int]], s: int, e: int) -> None:
+    segment = text[s:e]
+    if not segment.strip():
+        return
+    lead = len(segment) - len(segment.lstrip())
+    bullet = _BULLET_PREFIX.match(segment[lead:])
+    if bullet:
+        lead += bullet.end()
+    trail = len(segment) - len(segment.rstrip())
+    if s + lead < e - trail:
+        spans.append((s + lead, e - trail))

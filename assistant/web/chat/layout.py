@@ -1,0 +1,144 @@
+"""Where everything sits in the chat: the components, and nothing they do.
+
+The conversation, suggested questions and the composer on the left, with the
+settings and the upload panel folded below; the sources of the latest answer
+on the right (below on a phone). The ``elem_id``s are what ``static/chat.css``,
+``static/chat.js`` and the browser tests find, so they are part of the page's
+contract. What happens on a click is in ``handlers``; which event calls which
+handler is in ``app``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from assistant.assistant import Assistant
+from assistant.settings import LOCAL_GENERATORS
+from assistant.web.chat.render import render_documents, render_sources_panel
+from assistant.web.uploads import UPLOAD_SUFFIXES, human_bytes
+
+#: Suggested questions shown at once (the buttons exist up front and are hidden when unused).
+SUGGESTION_SLOTS = 4
+HEADER = (
+    '<header class="app-header"><h1>Ask the documents</h1>'
+    "<p>Every sentence of an answer cites the exact source text. Click a number to read it in context.</p></header>"
+)
+
+
+@dataclass
+class ChatLayout:
+    """The components the handlers read and write."""
+
+    transcript: gr.State  # the chat as shown (rendered HTML turns)
+    history: gr.State  # the chat as the core condenses it (plain text turns)
+    chatbot: gr.Chatbot
+    sugg_title: gr.HTML
+    suggestions: list[gr.Button]
+    question: gr.Textbox
+    send: gr.Button
+    clear: gr.Button
+    k: gr.Slider
+    generator: gr.Radio
+    files: gr.File
+    upload: gr.Button
+    upload_status: gr.HTML
+    documents: gr.HTML
+    sources: gr.HTML
+
+    def answer_inputs(self) -> list[Any]:
+        """What ``ChatHandlers.respond`` reads, in its argument order."""
+        return [self.question, self.transcript, self.history, self.k, self.generator]
+
+    def answer_outputs(self) -> list[Any]:
+        """What ``ChatHandlers.respond`` writes, in the order of its tuples."""
+        return [self.chatbot, self.history, self.sources, self.question, self.sugg_title, *self.suggestions,
+                self.transcript]
+
+    def cleared(self) -> list[Any]:
+        """What ``ChatHandlers.clear`` resets, in the order of its tuple."""
+        return [self.chatbot, self.transcript, self.history, self.sources, self.question, self.sugg_title,
+                *self.suggestions]
+
+
+def build_layout(assistant: Assistant) -> ChatLayout:
+    """Create the chat's components; call inside a ``gr.Blocks`` context."""
+    gr.HTML(HEADER)
+    transcript, history = gr.State([]), gr.State([])
+    with gr.Row(equal_height=False, elem_id="main-row"):
+        with gr.Column(scale=3, min_width=320, elem_id="chat-col"):
+            parts = _conversation()
+            parts.update(_settings_panel(assistant))
+            parts.update(_upload_panel(assistant))
+        with gr.Column(scale=2, min_width=280, elem_id="sources-col"):
+            gr.HTML('<h2 class="panel-title">Sources</h2>')
+            parts["sources"] = gr.HTML(render_sources_panel(None, {}), elem_id="sources")
+    return ChatLayout(transcript=transcript, history=history, **parts)
+
+
+def _conversation() -> dict[str, Any]:
+    chatbot = gr.Chatbot(
+        elem_id="chat",
+        show_label=False,
+        height=None,
+        min_height=220,
+        max_height="62vh",
+        latex_delimiters=[],
+        buttons=[],
+        feedback_options=None,
+        render_markdown=True,
+        sanitize_html=True,
+        placeholder="<div class='chat-empty'>Ask about the documents, or start with a question below.</div>",
+    )
+    sugg_title = gr.HTML("", elem_id="sugg-title", visible=False)
+    with gr.Row(elem_id="suggestions"):
+        suggestions = [
+            gr.Button("", visible=False, size="sm", elem_classes=["suggestion"], elem_id=f"suggestion-{i}")
+            for i in range(SUGGESTION_SLOTS)
+        ]
+    with gr.Row(elem_id="composer"):
+        question = gr.Textbox(
+            show_label=False,
+            placeholder="Ask a question…",
+            lines=1,
+            max_lines=4,
+            scale=6,
+            elem_id="question",
+            autofocus=True,
+        )
+        send = gr.Button("Ask", variant="primary", scale=0, min_width=72, elem_id="send")
+    with gr.Row(elem_id="chat-tools"):
+        clear = gr.Button("Clear chat", size="sm", scale=0, min_width=100, elem_id="clear")
+    return {"chatbot": chatbot, "sugg_title": sugg_title, "suggestions": suggestions, "question": question,
+            "send": send, "clear": clear}
+
+
+def _settings_panel(assistant: Assistant) -> dict[str, Any]:
+    settings = assistant.settings
+    with gr.Accordion("Settings", open=False, elem_id="settings"):
+        k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages retrieved (k)", elem_id="k")
+        generator = gr.Radio(
+            list(LOCAL_GENERATORS),
+            # A server configured with another backend (openai, ollama) starts with none picked.
+            value=settings.llm if settings.llm in LOCAL_GENERATORS else None,
+            label="Generator",
+            info="llamacpp: the local model writes the answer · extractive: quotes the sources",
+            elem_id="generator",
+        )
+    return {"k": k, "generator": generator}
+
+
+def _upload_panel(assistant: Assistant) -> dict[str, Any]:
+    with gr.Accordion("Add documents", open=False, elem_id="upload-panel"):
+        files = gr.File(
+            file_count="multiple",
+            file_types=list(UPLOAD_SUFFIXES),
+            label=f"{', '.join(UPLOAD_SUFFIXES)} · up to {human_bytes(assistant.settings.max_file_bytes)} each",
+            elem_id="upload",
+        )
+        upload = gr.Button("Add to index", elem_id="upload-btn")
+        upload_status = gr.HTML("", elem_id="upload-status")
+        documents = gr.HTML(lambda: render_documents(assistant), elem_id="documents")
+    return {"files": files, "upload": upload, "upload_status": upload_status, "documents": documents}

@@ -1,0 +1,21 @@
+"""The OpenAI-compatible answer text: a PDF citation shows its page, taken from the citation."""
+
+from assistant.answer import Answer, Citation
+from assistant.web.openai_routes import format_sources, message_text
+
+
+def _citation(page: int | None) -> Citation:
+    return Citation(id=1, source="explainer_print", title="Explainer", section="How we got here",
+                    snippet="China refined most of the world's rare earths.", start=10, end=55, score=0.9, page=page)
+
+
+def test_a_pdf_citation_shows_its_page_and_others_do_not():
+    assert format_sources([_citation(3)]).splitlines()[1].startswith("[1] Explainer — How we got here, p. 3 (")
+    assert ", p. " not in format_sources([_citation(None)])
+    assert format_sources([]) == ""
+
+
+def test_the_message_is_the_answer_then_its_sources():
+    answer = Answer(text="China refined most of them [1].", citations=[_citation(3)])
+    assert message_text(answer).startswith("China refined most of them [1].\n\nSources:\n[1] ")
+    assert message_text(Answer(text="I don't know.", abstained=True)) == "I don't know."
