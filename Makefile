@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the browser tests need (Chromium); skipped when present.
+# Debian packages: Chromium (browser tests) and WordNet (the judge's antonyms); skipped when present.
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || sh scripts/install-system-deps.sh
+	@(command -v chromium && test -f /usr/share/wordnet/data.verb) >/dev/null 2>&1 || sh scripts/install-system-deps.sh
 
 index: setup
 	$(BIN)/assistant ingest seeds/

