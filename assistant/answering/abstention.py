@@ -22,6 +22,8 @@ from assistant.answering.evidence_coverage import (
 from assistant.text.dates import find_dates
 
 NOT_COVERED = "The documents do not cover this, so I can't answer it from them."
+# The passages of the best few evidence sentences are where a year asked about must appear.
+EVIDENCE_FOR_YEARS = 3
 
 
 @dataclass
@@ -33,6 +35,36 @@ class Abstention:
     message: str = ""
     not_covered: list[str] = field(default_factory=list)
     context_span: int | None = None  # an evidence index worth citing alongside the abstention
+
+
+def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | None:
+    """Abstain when the question names a year that the passages answering it never mention.
+
+    "Who won in 2018?" over documents about the 2019 and 2021 winners retrieves
+    good-looking evidence about the wrong year; the year (read by spaCy as a
+    DATE) must appear in the passages the best evidence comes from.
+    """
+    from assistant.text.language import read
+
+    asked = _years(read(question))
+    if not asked:
+        return None
+    used = {s.chunk_id for s in evidence[:EVIDENCE_FOR_YEARS]}
+    passages = [c.page_content for c in chunks if c.metadata.get("id") in used] or [s.text for s in evidence]
+    given = set().union(*(_years(read(text)) for text in passages))
+    missing = sorted(asked - given)
+    if not missing:
+        return None
+    shown = ", ".join(str(int(y)) for y in sorted(given)[:4])
+    asked_text = " and ".join(str(int(y)) for y in missing)
+    message = (f"The documents give {shown}, not {asked_text}, for this." if shown
+               else f"The documents do not cover {asked_text} for this.")
+    return Abstention(True, "year_not_covered", message, not_covered=[str(int(y)) for y in missing], context_span=0)
+
+
+def _years(reading) -> set[float]:
+    """Calendar years in the DATE entities of a reading ("in 2019", "the 1960s")."""
+    return {v for e in reading.entities if e.label == "DATE" for v in e.values if 1000 <= v <= 2100}
 
 
 def check_coverage(
@@ -51,6 +83,9 @@ def check_coverage(
     """
     if not question or not evidence or evidence[0].score < threshold:
         return Abstention(True, "low_relevance", NOT_COVERED)
+    unpaired = unpaired_years(question, chunks, evidence)
+    if unpaired is not None:
+        return unpaired
     found, missing = missing_entities(question, [c.page_content for c in chunks])
     if missing and not found:
         names = " or ".join(missing)

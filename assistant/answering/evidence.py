@@ -14,6 +14,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from assistant.answering.evidence_coverage import question_entities
+from assistant.answering.question_shape import question_shape
 from assistant.answering.safety import is_instruction
 from assistant.text.sentences import sentence_spans
 from assistant.text.words import content_words
@@ -31,21 +32,14 @@ CONTINUATION_FACTOR = 0.85
 BROAD_MARGIN = 0.25
 NARROW_MARGIN = 0.12
 NARROW_MAX_SPANS = 3
-_NARROW = re.compile(
-    r"^\s*(how (much|many|long|old|big)|when|who|whom|whose|which|where|what (is|was|are|were) the "
-    r"(name|number|amount|date|size|share|percentage|figure|total|value))\b",
-    re.IGNORECASE,
-)
-_BROAD = re.compile(
-    r"\b(how|why|what steps|what (are|were) the (main|key)|explain|describe|overview|summar|impact|"
-    r"implications|role|respond|doing|efforts?)\b",
-    re.IGNORECASE,
-)
+# A typed one-fact question: the best sentence stating a thing of the asked-for kind may
+# come from this far down the ranking to lead the answer.
+TYPED_LOOKAHEAD = 8
 
 
 def is_broad_question(question: str) -> bool:
-    """A question whose answer gathers several facts ("How is X enforcing Y?")."""
-    return not _NARROW.search(question) and bool(_BROAD.search(question))
+    """A question whose answer gathers several facts ("How is X enforcing Y?"); see question_shape."""
+    return question_shape(question).broad
 
 
 @dataclass
@@ -177,7 +171,8 @@ def choose_spans(
     """
     if not spans:
         return []
-    broad = is_broad_question(question)
+    shape = question_shape(question)
+    broad = shape.broad
     if margin is None:
         margin = BROAD_MARGIN if broad else NARROW_MARGIN
     if not broad:
@@ -199,7 +194,32 @@ def choose_spans(
         if any(float(matrix[i] @ matrix[j]) > 0.92 for j in chosen):
             continue  # a near-duplicate sentence from the other document
         chosen.append(i)
+    if shape.expected and not broad and chosen:
+        chosen = _lead_with_answer(question, spans, chosen, shape.expected, best - margin)
     return [spans[i] for i in chosen]
+
+
+def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expected: frozenset[str],
+                      floor: float) -> list[int]:
+    """Put first the best sentence that states a thing of the kind asked for ("When": a date).
+
+    Looks a little past the chosen sentences, since the one that states the
+    date may rank just below one that merely repeats the question's words.
+    """
+    from assistant.text.language import read, read_many
+
+    asked = read(question).words
+    ranked = sorted(range(len(spans)), key=lambda i: -spans[i].score)
+    # It must pair with the question (share a content word), not just name a person:
+    # a photo credit names one too.
+    pool = [i for i in dict.fromkeys([*chosen, *ranked[:TYPED_LOOKAHEAD]])
+            if spans[i].score >= floor and spans[i].overlap > 0]
+    readings = read_many([spans[i].text for i in pool])
+    for i, reading in sorted(zip(pool, readings, strict=True), key=lambda pair: -spans[pair[0]].score):
+        if any(e.label in expected and not e.words <= asked for e in reading.entities):
+            rest = [j for j in chosen if j != i]
+            return [i, *rest][: len(chosen)]
+    return chosen
 
 
 

@@ -62,6 +62,12 @@ def warm_up() -> None:
         _model()
 
 
+def parse(text: str) -> Any:
+    """spaCy's ``Doc`` of ``text``, for callers that need the parse itself (not cached)."""
+    with _lock:
+        return _model()(text)
+
+
 def read(text: str) -> Reading:
     """The ``Reading`` of ``text`` (cached)."""
     return _read(" ".join(text.split()))

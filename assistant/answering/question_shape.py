@@ -1,0 +1,90 @@
+"""Understand stage: what shape of answer a question asks for, read from its parse.
+
+Two things follow from the shape. A question asking for one thing of a known
+kind ("When ...", "How many ...", "Which country ...") is answered by one
+sentence, and the sentence that states a thing of that kind goes first; a
+question asking for several things ("How is X enforcing Y?", "What steps ...",
+"Why ...") gathers facts from several sentences. The shape comes from spaCy's
+parse of the question (the wh-word, the noun it determines, that noun's
+number), so it holds for questions worded in ways nobody listed; the only
+lists are the closed English classes of wh-words and of nouns naming a time
+or an amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+PEOPLE = frozenset({"PERSON", "ORG"})
+TIMES = frozenset({"DATE", "TIME"})
+AMOUNTS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+PLACES = frozenset({"GPE", "LOC", "FAC"})
+# Nouns that ask for a time or an amount when a wh-word determines them ("what year", "which percentage").
+TIME_NOUNS = frozenset({"year", "century", "decade", "date", "day", "month", "time", "period", "era", "age",
+                        "season", "week", "hour"})
+AMOUNT_NOUNS = frozenset({"number", "amount", "percentage", "percent", "share", "rate", "population", "size",
+                          "total", "cost", "price", "value", "figure", "count", "sum", "volume", "length",
+                          "height", "weight", "distance", "speed", "temperature"})
+PLACE_NOUNS = frozenset({"country", "city", "state", "region", "continent", "place", "town", "province",
+                         "island", "nation", "location", "area", "county", "village", "river", "sea"})
+PERSON_NOUNS = frozenset({"person", "man", "woman", "leader", "king", "queen", "president", "author",
+                          "company", "organization", "organisation", "group", "team", "player"})
+# "How" asks for an amount or a time when it modifies one of these; otherwise it asks for a manner (broad).
+HOW_AMOUNT = frozenset({"many", "much", "large", "big", "high", "far", "tall", "heavy", "wide", "deep"})
+HOW_TIME = frozenset({"long", "old", "often", "soon"})
+
+
+@dataclass(frozen=True)
+class QuestionShape:
+    """``broad``: gathers several facts; ``expected``: spaCy labels of the thing asked for (may be empty)."""
+
+    broad: bool
+    expected: frozenset[str] = frozenset()
+
+
+def question_shape(question: str) -> QuestionShape:
+    """The shape of ``question`` (cached; one spaCy parse)."""
+    return _shape(" ".join(question.split()))
+
+
+@lru_cache(maxsize=2048)
+def _shape(question: str) -> QuestionShape:
+    from assistant.text.language import parse
+
+    doc = parse(question)
+    wh = next((t for t in doc if t.tag_ in ("WDT", "WP", "WP$", "WRB")), None)
+    if wh is None:
+        # "Describe ...", "Tell me about ...": no single thing asked for.
+        return QuestionShape(broad=True)
+    word = wh.lower_
+    if word == "why":
+        return QuestionShape(broad=True)
+    if word == "how":
+        modified = wh.head.lower_ if wh.head is not wh else ""
+        if modified in HOW_AMOUNT:
+            return QuestionShape(False, AMOUNTS)
+        if modified in HOW_TIME:
+            return QuestionShape(False, TIMES | AMOUNTS)
+        return QuestionShape(broad=True)  # "How is China enforcing ...": a manner, several facts
+    if word == "when":
+        return QuestionShape(False, TIMES)
+    if word == "where":
+        return QuestionShape(False, PLACES | {"ORG"})
+    if word in ("who", "whom", "whose"):
+        return QuestionShape(False, PEOPLE)
+    # "what"/"which": the noun it determines says what is asked for, and its number how many.
+    noun = wh.head if wh.dep_ == "det" else None
+    if noun is None:
+        return QuestionShape(broad=False)  # "What is the Yuan's official name?"
+    lemma = noun.lemma_.lower()
+    plural = noun.tag_ in ("NNS", "NNPS")
+    if lemma in TIME_NOUNS:
+        return QuestionShape(plural, TIMES)
+    if lemma in AMOUNT_NOUNS:
+        return QuestionShape(plural, AMOUNTS)
+    if lemma in PLACE_NOUNS:
+        return QuestionShape(plural, PLACES)
+    if lemma in PERSON_NOUNS:
+        return QuestionShape(plural, PEOPLE)
+    return QuestionShape(broad=plural)  # "What steps ...", "What measures ...": a list

@@ -1,0 +1,68 @@
+"""The judge's and the decide stage's checks read language, not word lists: hard negatives."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from assistant.answering.abstention import unpaired_years
+from assistant.answering.evidence import Span
+from assistant.answering.question_shape import question_shape
+from assistant.answering.verification import SupportJudge, contradiction
+from assistant.text import antonyms
+
+SPAN = "In 1760 the British won the Battle of Quebec, and exports rose 60.3% to 7,742 tonnes."
+
+
+@pytest.mark.parametrize(
+    ("claim", "why"),
+    [
+        ("In 1759 the British won the Battle of Quebec.", "date"),
+        ("In 1760 the French won the Battle of Quebec.", "name"),
+        ("Exports rose 70% to 7,742 tonnes.", "amount"),
+        ("In 1760 the British did not win the Battle of Quebec.", "negation"),
+    ],
+)
+def test_hard_negatives_are_contradictions(claim, why):
+    assert (contradiction(claim, SPAN) or "").startswith(why)
+
+
+@pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
+def test_antonym_is_a_contradiction():
+    assert contradiction("In 1760 the British lost the Battle of Quebec.", SPAN) == "antonym:lose"
+
+
+def test_same_facts_in_other_words_are_supported():
+    judge = SupportJudge()  # lemma coverage alone, no encoder
+    assert contradiction("Exports rose 60.3 percent to 7742 tonnes in 1760.", SPAN) is None
+    assert judge.scores("The British won the Battle of Quebec in 1760.", [SPAN])[0] >= judge.threshold
+
+
+@pytest.mark.parametrize(
+    ("question", "broad", "kind"),
+    [
+        ("How is China enforcing its rare earth export restrictions?", True, None),
+        ("What steps is the US taking to reduce dependence?", True, None),
+        ("How many Huguenots fled France?", False, "CARDINAL"),
+        ("In what century did the music develop?", False, "DATE"),
+        ("Who killed Harold II?", False, "PERSON"),
+        ("Which country had a Calvinist ruler?", False, "GPE"),
+    ],
+)
+def test_question_shape(question, broad, kind):
+    shape = question_shape(question)
+    assert shape.broad is broad
+    assert (kind in shape.expected) if kind else not shape.expected
+
+
+def _span(text: str, chunk_id: str = "d:1") -> Span:
+    return Span("d", "T", "S", 0, len(text), text, chunk_id, score=0.9)
+
+
+def test_a_year_the_passages_never_mention_abstains_and_says_what_they_cover():
+    passage = "The 2019 winner was Ann. The 2021 winner was Bo."
+    chunks = [Document(passage, metadata={"id": "d:1"})]
+    verdict = unpaired_years("Who won the prize in 2018?", chunks, [_span("The 2019 winner was Ann.")])
+    assert verdict is not None and verdict.abstain and verdict.reason == "year_not_covered"
+    assert "2019" in verdict.message and "2018" in verdict.message
+    assert unpaired_years("Who won the prize in 2019?", chunks, [_span("The 2019 winner was Ann.")]) is None

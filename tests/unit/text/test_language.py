@@ -1,0 +1,31 @@
+"""spaCy readings and WordNet antonyms: what the judge and the decide stage rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.text import antonyms
+from assistant.text.language import read
+
+
+def test_amounts_are_compared_by_value():
+    assert {7742.0, 60.3} <= read("Exports jumped 60.3% to 7,742 tonnes.").values
+    assert 3.0 in read("They built three new plants.").values
+    assert 1_300_000.0 in read("The population was about 1.3 million.").values
+
+
+def test_negation_attaches_to_its_verb():
+    assert "announce" in read("China did not announce the quotas.").negated
+    assert not read("China announced the quotas.").negated
+
+
+def test_entities_carry_their_label():
+    labels = {e.label for e in read("In 1756 George Washington led British troops to Ohio.").entities}
+    assert {"DATE", "PERSON"} <= labels
+
+
+@pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
+def test_wordnet_antonyms():
+    assert "lose" in antonyms.antonyms("win")
+    assert "less" in antonyms.antonyms("more")
+    assert antonyms.antonyms("qwertyuiop") == frozenset()
