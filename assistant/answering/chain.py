@@ -3,10 +3,12 @@
 Each stage is a method returning a small typed result, so ``stream`` reads
 as the stages in order. Two generators share everything but the writing
 step: ``extractive`` quotes the best-supported source sentences; an LLM
-writes from a few numbered spans and every sentence it writes is checked
-against those spans (``claims.py``). What the LLM gets wrong is dropped,
-and what it leaves out is completed from the evidence, so the LLM path can
-only add to the extractive one.
+writes (``writing.py``: by default one direct sentence from the best span)
+and every sentence it writes is checked against the spans (``claims.py``).
+What the LLM gets wrong is dropped, and what it leaves out is completed
+from the evidence, so the LLM path can only add to the extractive one.
+The stream carries only checked sentences, each as soon as it is checked;
+joined, they are the final answer's text.
 
 The manifest is read once per question (``source_facts.py``): dates, PDF
 pages and follow-up questions all come from that one snapshot.
@@ -23,7 +25,7 @@ from typing import Any
 from assistant.answer import Answer
 from assistant.answering.abstention import Abstention, check_coverage
 from assistant.answering.claims import DraftClaim, extractive_claims
-from assistant.answering.conflicts import CONFLICT_NOTE_PREFIX, note_conflicts
+from assistant.answering.conflicts import CONFLICT_NOTE_PREFIX, NotedConflict, note_conflicts
 from assistant.answering.evidence import GatheredEvidence, Span, choose_spans, rank_spans
 from assistant.answering.followups import suggest_follow_ups
 from assistant.answering.questions import (
@@ -32,19 +34,14 @@ from assistant.answering.questions import (
     validate_question,
     wants_latest,
 )
-from assistant.answering.rendering import RenderedClaims, render_claims, render_conflicts
+from assistant.answering.rendering import ClaimRenderer, render_claims, render_conflicts
 from assistant.answering.source_facts import (
     DocumentSnapshot,
     attach_source_facts,
-    newest_cited_date,
     newest_corpus_date,
+    newest_source_date,
 )
-from assistant.answering.writing import (
-    Draft,
-    draft_from_model_text,
-    model_sources,
-    stream_model_answer,
-)
+from assistant.answering.writing import rewrite_follow_up, write_direct, write_from_spans
 from assistant.settings import Settings
 
 # validate_question and CONFLICT_NOTE_PREFIX are imported from here by the web
@@ -92,14 +89,17 @@ class AnswerChain:
         self.judge = judge
 
     def stream(self, question: str, k: int | None = None, history: list | None = None) -> Iterator[str | Answer]:
-        """Yield text tokens as they are produced, then the final ``Answer``.
+        """Yield the answer's verified sentences as each is known, then the final ``Answer``.
+
+        The pieces joined are exactly ``Answer.text``: nothing is shown that
+        the answer does not keep.
 
         Raises:
             InputError: the question is not text, empty or too long.
             BackendError: the chat model failed.
         """
         clock = StageClock()
-        understood = understand_question(question, history or [], self.settings.max_question_chars)
+        understood = self.understand(question, history or [])
         # One snapshot: every stage sees the same documents, even during another ingest.
         documents: DocumentSnapshot = dict(self.index.manifest().documents)
         metadata = self._start_metadata(understood)
@@ -112,12 +112,34 @@ class AnswerChain:
             return
         if verdict.not_covered:
             metadata["not_covered"] = verdict.not_covered
+        evidence, conflicts = note_conflicts(understood.asked, gathered.spans, gathered.evidence)
+        shown = ShownText(ClaimRenderer(evidence), self._as_of_lead(understood.asked, evidence, documents, metadata),
+                          clock)
+        claims = self.write(understood, gathered.evidence)
         with clock.measure("generate_s"):
-            draft = yield from self.write(understood.asked, gathered.evidence, clock)
-        metadata.update(draft.metadata)
-        yield self.finish(understood.asked, gathered, draft, verdict, documents, metadata, clock)
+            while True:
+                try:
+                    claim = next(claims)
+                except StopIteration as done:
+                    metadata.update(done.value or {})
+                    break
+                yield shown.add(claim)
+        for noted in conflicts:
+            yield shown.add(noted.note)
+        if verdict.not_covered:
+            yield shown.note(f" The documents do not mention {_join(verdict.not_covered)}.")
+        yield self.finish(understood.asked, gathered, shown, conflicts, documents, metadata, clock)
 
     # ----- stages ---------------------------------------------------------------
+    def understand(self, question: object, history: list) -> UnderstoodQuestion:
+        """Validate the question; a follow-up becomes standalone (rewritten by the model when it can)."""
+        rewrite = None
+        if self.chat_model is not None and history and self.settings.llm_rewrites_follow_ups:
+            def rewrite(follow_up: str, previous: str) -> str:
+                return rewrite_follow_up(self.chat_model, self.settings.llm, self.settings.prompts_dir,
+                                         follow_up, previous)
+        return understand_question(question, history, self.settings.max_question_chars, rewrite)
+
     def gather(self, query: str, k: int | None, documents: DocumentSnapshot, clock: StageClock) -> GatheredEvidence:
         """Retrieve chunks for ``query``, rank their sentences and choose the evidence."""
         chunks = self.retriever.search(query, k=k or self.settings.k) if query else []
@@ -138,36 +160,28 @@ class AnswerChain:
             newest_corpus_date(documents), self.embeddings,
         )
 
-    def write(self, asked: str, evidence: list[Span], clock: StageClock) -> Generator[str, None, Draft]:
-        """Yield the answer's words as they are written; return its draft claims.
+    def write(self, understood: UnderstoodQuestion, evidence: list[Span]) -> Generator[DraftClaim, None, dict]:
+        """Yield the answer's claims, each once verified; return what writing them did (metadata).
 
-        Extractive: the evidence quoted, streamed word by word. LLM: the
-        model's tokens as it writes them, then its sentences verified.
+        Extractive: the evidence quoted. LLM: the model's sentences that the
+        judge verifies (``writing.py``), completed from the evidence.
         """
         if self.chat_model is None:
-            claims = extractive_claims(evidence)
-            yield from clock.word_stream(render_claims(claims, evidence).text)
-            return Draft(claims)
-        sources = model_sources(evidence)
-        written: list[str] = []
-        for token in stream_model_answer(self.chat_model, self.settings.llm, self.settings.prompts_dir,
-                                         asked, sources):
-            clock.first_token()
-            written.append(token)
-            yield token
-        return draft_from_model_text("".join(written), evidence, self.judge, len(sources), asked)
+            yield from extractive_claims(evidence)
+            return {}
+        writer = write_direct if self.settings.llm_writer == "direct" else write_from_spans
+        return (yield from writer(self.chat_model, self.settings.llm, self.settings.prompts_dir,
+                                  understood.standalone, evidence, self.judge))
 
-    def finish(self, asked: str, gathered: GatheredEvidence, draft: Draft, verdict: Abstention,
+    def finish(self, asked: str, gathered: GatheredEvidence, shown: ShownText, conflicts: list[NotedConflict],
                documents: DocumentSnapshot, metadata: dict[str, Any], clock: StageClock) -> Answer:
-        """Note conflicts, number the citations, add the closing notes, follow-ups and timings."""
-        evidence, conflicts = note_conflicts(asked, gathered.spans, gathered.evidence)
-        rendered = render_claims(draft.claims + [c.note for c in conflicts], evidence)
-        text = self._closing_notes(asked, rendered, verdict, documents, metadata)
+        """The ``Answer`` of the text shown: citations, claims, conflicts, follow-ups and timings."""
+        rendered = shown.renderer.rendered()
         follow_ups = suggest_follow_ups(asked, documents, gathered.chunks, rendered.citations)
         clock.since_start("total_s")
         return Answer(
-            text=text, citations=rendered.citations, claims=rendered.claims, metadata=metadata,
-            conflicts=render_conflicts(conflicts, evidence, rendered.citations),
+            text=shown.text, citations=rendered.citations, claims=rendered.claims, metadata=metadata,
+            conflicts=render_conflicts(conflicts, shown.renderer.evidence, rendered.citations),
             follow_ups=follow_ups, timings=clock.rounded(),
         )
 
@@ -179,6 +193,8 @@ class AnswerChain:
         }
         if understood.instruction_ignored:
             metadata["instruction_ignored"] = True
+        if understood.rewritten:
+            metadata["query_rewritten"] = True  # by the model, and checked
         return metadata
 
     def _abstain(self, verdict: Abstention, evidence: list[Span], metadata: dict[str, Any],
@@ -195,21 +211,46 @@ class AnswerChain:
                      metadata=metadata, timings=clock.rounded())
 
     @staticmethod
-    def _closing_notes(asked: str, rendered: RenderedClaims, verdict: Abstention, documents: DocumentSnapshot,
-                       metadata: dict[str, Any]) -> str:
-        """The rendered text, plus what the documents do not mention and, when asked for the latest, their date.
+    def _as_of_lead(asked: str, evidence: list[Span], documents: DocumentSnapshot, metadata: dict[str, Any]) -> str:
+        """"As of <date> (the newest source date): " when the question asks for the latest, else "".
 
-        The as-of date also goes into ``metadata["as_of"]``.
+        The date is the newest one written in the evidence's documents (the
+        answer cites them all, or repeats them): it is known before the first
+        sentence is shown, so the lead can come first. It also goes into
+        ``metadata["as_of"]``.
         """
-        text = rendered.text
-        if verdict.not_covered:
-            text += f" The documents do not mention {_join(verdict.not_covered)}."
-        as_of = newest_cited_date(documents, rendered.citations) if wants_latest(asked) else None
-        if as_of:
-            metadata["as_of"] = as_of
-            if not text.startswith(f"As of {as_of}"):
-                text = f"As of {as_of} (the newest source date): {text}"
-        return text
+        if not wants_latest(asked):
+            return ""
+        as_of = newest_source_date(documents, [span.doc_id for span in evidence])
+        if not as_of:
+            return ""
+        metadata["as_of"] = as_of
+        return f"As of {as_of} (the newest source date): "
+
+
+class ShownText:
+    """The answer text as shown so far: rendered claims, the as-of lead before the first, closing notes."""
+
+    def __init__(self, renderer: ClaimRenderer, lead: str, clock: StageClock) -> None:
+        self.renderer = renderer
+        self.lead = lead
+        self.clock = clock
+        self.pieces: list[str] = []
+
+    def add(self, claim: DraftClaim) -> str:
+        """Render ``claim`` and return its piece of text (the lead goes with the first)."""
+        return self.note(self.renderer.add(claim))
+
+    def note(self, piece: str) -> str:
+        if not self.pieces:
+            self.clock.first_token()
+            piece = self.lead + piece
+        self.pieces.append(piece)
+        return piece
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
 
 
 def _join(names: list[str]) -> str:

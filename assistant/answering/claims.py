@@ -18,6 +18,7 @@ from assistant.answering.verification import (
     split_claims,
     strip_markers,
 )
+from assistant.text.language import NAME_LABELS, NUMERIC_LABELS, TIME_LABELS, read
 from assistant.text.words import content_words
 
 
@@ -36,11 +37,13 @@ class DraftClaim:
     kind: str = "fact"  # "fact", or "conflict" for a note that two cited sources disagree
 
 
-# Refusals and talk about the sources themselves ("The citations highlight ...")
+# Refusals and talk about the sources themselves ("The citations highlight ...",
+# "This quote is used to describe ...": the prompts call a span a source or a quote)
 # are not claims about the world; the model writes them when it has nothing to say.
 _NON_ANSWER = re.compile(
     r"(do(es)? not (say|mention|provide|cover)|don't know|no information|not (mentioned|provided)|cannot answer"
-    r"|\b(the |these )?(citations?|sources?|quotes?) (above |provided )?(highlight|show|say|mention|provide|indicate|suggest)s?\b)",
+    r"|\b(the |these )?(citations?|sources?|quotes?) (above |provided )?(highlight|show|say|mention|provide|indicate|suggest)s?\b"
+    r"|\b(the|this|that|these) (quote|quotation|excerpt)s?\b)",
     re.IGNORECASE,
 )
 _GARBLED_MARKER = re.compile(r"\[?\(?\b(?:source|sources|src)\s*\d+\)?\]?:?", re.IGNORECASE)
@@ -58,8 +61,64 @@ def extractive_claims(evidence: list[Span]) -> list[DraftClaim]:
     return [DraftClaim(span.text.strip(), [i]) for i, span in enumerate(evidence)]
 
 
-def _is_repeat(words: set[str], kept: list[set[str]], limit: float = 0.8) -> bool:
+def is_repeat(words: set[str], kept: list[set[str]], limit: float = 0.8) -> bool:
+    """Whether ``limit`` or more of ``words`` are in one of the ``kept`` sentences' words."""
     return any(words and len(words & other) / len(words) >= limit for other in kept)
+
+
+class ClaimChecker:
+    """Verifies a model's sentences one at a time, so each can be shown as soon as it passes.
+
+    ``check`` judges one sentence (skipping non-answers and repeats,
+    re-attributing a wrong marker, dropping what nothing supports);
+    ``completion`` then quotes the evidence the kept sentences left out.
+    Feeding it every sentence of a text gives what ``build_answer_claims``
+    returns for that text.
+    """
+
+    def __init__(self, evidence: list[Span], judge: SupportJudge, n_prompt_spans: int, question: str = "") -> None:
+        self.evidence = evidence
+        self.judge = judge
+        self.n_prompt_spans = n_prompt_spans
+        self.question = question
+        self.question_words = set(content_words(question))
+        self.kept: list[DraftClaim] = []
+        self.kept_words: list[set[str]] = []
+        self.stats = {"llm_claims": 0, "llm_claims_kept": 0, "reattributed": 0, "dropped_unsupported": 0,
+                      "dropped_repeats": 0, "invalid_markers": 0, "completed_from_evidence": 0}
+
+    def check(self, sentence: str) -> DraftClaim | None:
+        """The model's ``sentence`` (with its markers) as a verified claim, or None when it is not kept."""
+        cleaned = _claim_text(sentence)
+        words = set(content_words(cleaned))
+        if len(words) < 3 or _NON_ANSWER.search(cleaned):
+            return None
+        if len(words - self.question_words) < 2:
+            return None  # only restates the question ("The 2025 quota figures are:")
+        self.stats["llm_claims"] += 1
+        if is_repeat(words, self.kept_words):
+            self.stats["dropped_repeats"] += 1
+            return None
+        claim = _attribute(cleaned, parse_markers(sentence), self.evidence, self.judge, self.n_prompt_spans,
+                           self.question, self.stats)
+        if claim is not None:
+            self.kept.append(claim)
+            self.kept_words.append(words)
+            self.stats["llm_claims_kept"] = len(self.kept)
+        return claim
+
+    def completion(self) -> list[DraftClaim]:
+        """The evidence the kept sentences neither cited nor repeated, quoted (see ``_complete_from_evidence``)."""
+        before = len(self.kept)
+        _complete_from_evidence(self.kept, self.kept_words, self.evidence, self.stats)
+        return self.kept[before:]
+
+    def metadata(self) -> dict:
+        """What the repair did; a ``fallback`` note when no sentence of the model's was kept."""
+        metadata: dict = {"repair": self.stats}
+        if not self.stats["llm_claims_kept"]:
+            metadata["fallback"] = "extractive: no sentence of the model's answer was supported by the sources"
+        return metadata
 
 
 def build_answer_claims(
@@ -77,32 +136,49 @@ def build_answer_claims(
     Returns:
         (claims, metadata) where metadata counts what the repair did.
     """
-    stats = {"llm_claims": 0, "llm_claims_kept": 0, "reattributed": 0, "dropped_unsupported": 0,
-             "dropped_repeats": 0, "invalid_markers": 0, "completed_from_evidence": 0}
-    kept: list[DraftClaim] = []
-    kept_words: list[set[str]] = []
-    question_words = set(content_words(question))
-    for sentence in split_claims(raw):
-        cleaned = _claim_text(sentence)
-        words = set(content_words(cleaned))
-        if len(words) < 3 or _NON_ANSWER.search(cleaned):
+    checker = ClaimChecker(evidence, judge, n_prompt_spans, question)
+    claims = [c for c in map(checker.check, split_claims(raw)) if c is not None]
+    claims += checker.completion()
+    return claims, checker.metadata()
+
+
+def direct_claim(sentence: str, evidence: list[Span], judge: SupportJudge, question: str) -> DraftClaim | None:
+    """The model's one-sentence answer from the best span, kept only when the judge finds it in that span.
+
+    The model was shown ``evidence[0]`` alone, so that span is the only one
+    it may cite; a sentence it does not support (or a refusal, or one that
+    only restates the question) is not kept, and the answer is extractive.
+    Nor is one that leaves out a named thing, amount or date the span states
+    and the question does not: the sentence goes first, in the place of the
+    span's own sentence, so it must not drop what may be the answer (on dev,
+    "Who killed Harold II?" got "... fought between Harold II and William the
+    Conqueror", without the span's "William II").
+    """
+    if not evidence:
+        return None
+    checker = ClaimChecker(evidence[:1], judge, 1, question)
+    claim = checker.check(sentence)
+    if claim is None or claim.span_ids != [0] or missing_facts(claim.text, evidence[0].text, question):
+        return None
+    return claim
+
+
+def missing_facts(claim: str, span: str, question: str = "") -> list[str]:
+    """The span's named things, amounts and dates (spaCy entities) that neither the claim nor the question states.
+
+    Amounts and dates are compared by value ("7,742" = "7742"), names by their words.
+    """
+    mine, asked = read(strip_markers(claim)), read(question)
+    missing = []
+    for entity in read(span).entities:
+        if entity.label not in NAME_LABELS | NUMERIC_LABELS | TIME_LABELS:
             continue
-        if len(words - question_words) < 2:
-            continue  # only restates the question ("The 2025 quota figures are:")
-        stats["llm_claims"] += 1
-        if _is_repeat(words, kept_words):
-            stats["dropped_repeats"] += 1
-            continue
-        claim = _attribute(cleaned, parse_markers(sentence), evidence, judge, n_prompt_spans, question, stats)
-        if claim is not None:
-            kept.append(claim)
-            kept_words.append(words)
-    stats["llm_claims_kept"] = len(kept)
-    metadata: dict = {"repair": stats}
-    if not kept:
-        metadata["fallback"] = "extractive: no sentence of the model's answer was supported by the sources"
-    _complete_from_evidence(kept, kept_words, evidence, stats)
-    return kept, metadata
+        if entity.values:
+            if not entity.values <= mine.values | asked.values:
+                missing.append(entity.text)
+        elif entity.words and not entity.words <= mine.words | asked.words:
+            missing.append(entity.text)
+    return missing
 
 
 def _claim_text(sentence: str) -> str:
@@ -138,7 +214,7 @@ def _complete_from_evidence(kept: list[DraftClaim], kept_words: list[set[str]], 
         if i in covered:
             continue
         words = set(content_words(span.text))
-        if _is_repeat(words, kept_words, limit=0.9):
+        if is_repeat(words, kept_words, limit=0.9):
             continue
         kept.append(DraftClaim(span.text.strip(), [i]))
         kept_words.append(words)

@@ -1,19 +1,28 @@
 """Understand stage: what the user asks, and the query to search for.
 
-Needs no model: the question is validated, instructions aimed at the
-assistant are cut out (``safety.py``), and a follow-up that leans on the
-previous turn ("And Japan?") becomes a standalone query. The finish stage
-also asks it whether the question wants the latest news (the as-of note).
+The question is validated, instructions aimed at the assistant are cut out
+(``safety.py``), and a follow-up that leans on the previous turn ("And
+Japan?") becomes a standalone query. A chat model may rewrite the follow-up
+("What about smuggling?" -> "How is China fighting rare earth smuggling?");
+the rewrite is used only when it keeps every content word of the follow-up
+and every named thing of the previous question and adds no word of its own,
+else the follow-up is condensed without a model. The finish stage also asks
+this stage whether the question wants the latest news (the as-of note).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.answering.safety import strip_injection
 from assistant.errors import InputError
+from assistant.text.language import NAME_LABELS, read
 from assistant.text.words import content_words
+
+#: Rewrites (follow-up, previous question) into one standalone question; the model's job.
+Rewriter = Callable[[str, str], str]
 
 _FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|why|so)\b|\b(it|its|they|them|their|this|that|these|those|he|she|there)\b",
@@ -30,15 +39,23 @@ class UnderstoodQuestion:
     asked: str  # what the user asks, without instructions aimed at the assistant
     query: str  # a standalone search query; "" when nothing is left to ask
     instruction_ignored: bool  # an instruction was cut out of the question
+    rewritten: str = ""  # the model's standalone rewrite of a follow-up, when it passed the checks
+
+    @property
+    def standalone(self) -> str:
+        """The question as it is put to a model: the verified rewrite, else what was asked."""
+        return self.rewritten or self.asked
 
 
-def understand_question(question: object, history: list, max_chars: int) -> UnderstoodQuestion:
+def understand_question(question: object, history: list, max_chars: int,
+                        rewrite: Rewriter | None = None) -> UnderstoodQuestion:
     """Validate ``question``, cut out injected instructions, and condense a follow-up.
 
     Args:
         question: the user's text, as received (anything: surfaces pass it on unchecked).
         history: earlier turns, as ``condense_question`` accepts them.
         max_chars: the longest question accepted (``ASSISTANT_MAX_QUESTION_CHARS``).
+        rewrite: a model that rewrites a follow-up as a standalone question (None: no model).
 
     Raises:
         InputError: the question is not text, is empty, or is too long.
@@ -46,7 +63,36 @@ def understand_question(question: object, history: list, max_chars: int) -> Unde
     cleaned = validate_question(question, max_chars)
     asked, injected = strip_injection(cleaned)
     query = condense_question(asked, history) if asked else ""
-    return UnderstoodQuestion(asked=asked, query=query, instruction_ignored=injected)
+    rewritten = ""
+    if rewrite is not None and query != asked:  # a follow-up
+        previous = _user_turns(history)[-1]
+        rewritten = checked_rewrite(asked, previous, rewrite(asked, previous))
+        query = rewritten or query
+    return UnderstoodQuestion(asked=asked, query=query, instruction_ignored=injected, rewritten=rewritten)
+
+
+def checked_rewrite(question: str, previous: str, rewritten: str) -> str:
+    """``rewritten`` when it is a faithful standalone form of the follow-up ``question``, else "".
+
+    Faithful: one question (not an answer, not the previous question again) that keeps every content word of the follow-up and
+    every named thing (spaCy entity) of the previous question, takes at least
+    one word from the previous question (else it resolved nothing), and adds
+    at most one content word that is in neither (a linking word such as
+    "against"; a small model otherwise adds topics of its own).
+    """
+    lines = [line for line in rewritten.splitlines() if line.strip()]
+    rewritten = " ".join(lines[0].strip().strip("\"'“”").split()) if lines else ""
+    if (not rewritten.endswith("?") or rewritten.lower() == previous.lower()
+            or len(rewritten) > 2 * (len(question) + len(previous))):
+        return ""  # an answer, a heading, or the previous question repeated: not the follow-up
+    mine, theirs, new = set(content_words(question)), set(content_words(previous)), set(content_words(rewritten))
+    if not mine <= new or not new & (theirs - mine) or len(new - mine - theirs) > 1:
+        return ""
+    lowered = rewritten.lower()
+    for entity in read(previous).entities:
+        if entity.label in NAME_LABELS and entity.text.lower() not in lowered:
+            return ""
+    return rewritten
 
 
 def validate_question(question: object, max_chars: int) -> str:

@@ -32,21 +32,42 @@ def render_claims(drafts: list[DraftClaim], evidence: list[Span]) -> RenderedCla
         drafts: the answer's sentences, citing indexes into ``evidence``.
         evidence: the spans the drafts cite.
     """
-    numbering: dict[int, int] = {}  # evidence index -> citation number
-    citations: list[Citation] = []
-    sentences: list[str] = []
-    claims: list[Claim] = []
+    renderer = ClaimRenderer(evidence)
     for draft in drafts:
+        renderer.add(draft)
+    return renderer.rendered()
+
+
+class ClaimRenderer:
+    """Renders claims one at a time, so a verified sentence can be shown the moment it is known.
+
+    Numbering is in order of first use, so a sentence's markers never change
+    once it is rendered: the pieces ``add`` returns, joined, are the final text.
+    """
+
+    def __init__(self, evidence: list[Span]) -> None:
+        self.evidence = evidence
+        self.numbering: dict[int, int] = {}  # evidence index -> citation number
+        self.citations: list[Citation] = []
+        self.claims: list[Claim] = []
+        self.pieces: list[str] = []
+
+    def add(self, draft: DraftClaim) -> str:
+        """Render ``draft``; returns the piece to append to the text so far (with its leading space)."""
         ids = []
         for span_id in draft.span_ids:
-            if span_id not in numbering:
-                numbering[span_id] = len(numbering) + 1
-                citations.append(_citation(numbering[span_id], evidence[span_id]))
-            ids.append(numbering[span_id])
-        sentences.append(_with_markers(draft.text, ids))
-        claims.append(Claim(text=draft.text, citation_ids=ids, supported=draft.supported,
-                            score=round(draft.score, 4), kind=draft.kind))
-    return RenderedClaims(" ".join(sentences), citations, claims)
+            if span_id not in self.numbering:
+                self.numbering[span_id] = len(self.numbering) + 1
+                self.citations.append(_citation(self.numbering[span_id], self.evidence[span_id]))
+            ids.append(self.numbering[span_id])
+        self.claims.append(Claim(text=draft.text, citation_ids=ids, supported=draft.supported,
+                                 score=round(draft.score, 4), kind=draft.kind))
+        piece = (" " if self.pieces else "") + _with_markers(draft.text, ids)
+        self.pieces.append(piece)
+        return piece
+
+    def rendered(self) -> RenderedClaims:
+        return RenderedClaims("".join(self.pieces), list(self.citations), list(self.claims))
 
 
 def _citation(number: int, span: Span) -> Citation:

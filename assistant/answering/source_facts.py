@@ -10,7 +10,7 @@ needs the manifest only, not the PDF reader.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from assistant.answer import Citation
 from assistant.answering.evidence import Span
@@ -43,7 +43,10 @@ def newest_cited_date(documents: DocumentSnapshot, citations: list[Citation]) ->
 
     An answer to "what is the latest ...?" says how recent its sources are.
     """
-    dates = [
-        d for c in citations if c.source in documents for d in documents[c.source].metadata.get("dates", [])
-    ]
+    return newest_source_date(documents, [c.source for c in citations])
+
+
+def newest_source_date(documents: DocumentSnapshot, doc_ids: Iterable[str]) -> str | None:
+    """The newest date written in any of the documents ``doc_ids``, as the source wrote it, or None."""
+    dates = [d for doc_id in set(doc_ids) if doc_id in documents for d in documents[doc_id].metadata.get("dates", [])]
     return max(dates, key=lambda d: d["iso"])["text"] if dates else None

@@ -27,7 +27,7 @@ from assistant.evaluation import metrics as M
 from assistant.evaluation.splits import SPLITS, split_of
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
-INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path")
+INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path", "embedding_backend")
 SHOWN_SETTINGS = ("llm", "retrieval", "k", "chunk_tokens", "chunk_overlap", "abstain_threshold", "evidence_sentences")
 
 
@@ -207,15 +207,19 @@ def run_eval(
             raise InputError(f"Corpus path {str(p)!r} does not exist; pass --corpus path/to/folder.")
     cache = Path(cache_dir) if cache_dir else Path("eval/.cache")
     say = progress or (lambda _msg: None)
+    # Injected embeddings serve every configuration; otherwise each gets the encoder its
+    # settings name (--compare x=embedding_backend=e5), and the scoring judge stays MiniLM.
+    encoders: dict[Any, Any] | None = None
     if embeddings is None:
         from assistant.models.embeddings import MiniLMEmbeddings
 
         embeddings = MiniLMEmbeddings()
+        encoders = {("onnx", None): embeddings}
     label_pairs = load_labels(labels) if labels else None  # fail fast on a bad labels file
     chat_models: dict[str, Any] = {}
     runs = []
     for config in configs:
-        runs.append(_run_config(config, items, corpus_paths, cache, embeddings, chat_models, say, llm_threads))
+        runs.append(_run_config(config, items, corpus_paths, cache, embeddings, chat_models, say, llm_threads, encoders))
     result: dict[str, Any] = {
         "config": runs[0]["config"],
         "metrics": runs[0]["metrics"],
@@ -242,7 +246,7 @@ def _index_dir(cache: Path, settings: Any, corpus: list[Path]) -> Path:
     return cache / f"index-{settings.chunk_tokens}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
-def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_threads=None) -> dict[str, Any]:
+def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_threads=None, encoders=None) -> dict[str, Any]:
     from assistant.answering.verification import SupportJudge
     from assistant.assistant import Assistant
     from assistant.settings import load_settings
@@ -252,7 +256,15 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_
         overrides.setdefault("llm_threads", llm_threads)
     settings = load_settings(**overrides)
     settings = settings.model_copy(update={"index_dir": _index_dir(cache, settings, corpus)})
-    assistant = Assistant(settings, embeddings=embeddings, chat_model=chat_models.get(settings.llm))
+    encoder = embeddings
+    if encoders is not None:
+        from assistant.models.embeddings import get_embeddings
+
+        key = (settings.embedding_backend, settings.embedding_model_path)
+        if key not in encoders:
+            encoders[key] = get_embeddings(settings)
+        encoder = encoders[key]
+    assistant = Assistant(settings, embeddings=encoder, chat_model=chat_models.get(settings.llm))
     t0 = time.perf_counter()
     report = assistant.ingest(corpus)
     if report.errors:

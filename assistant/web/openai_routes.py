@@ -7,11 +7,10 @@ and ends with a "Sources:" list a plain chat client can show; the same
 citations come structured in an extra top-level ``citations`` field (with
 ``abstained``), which the OpenAI SDK exposes as ``completion.citations``.
 
-Streaming sends the generator's tokens live only when they are already the
-final text (the extractive generator). An LLM's draft is verified sentence by
-sentence before it becomes the answer, and a chat client cannot take back
-what it was sent, so for LLM generators the verified text is streamed once it
-is known.
+Streaming sends the answer's sentences as the chain verifies them: a chat
+client cannot take back what it was sent, and ``Assistant.stream`` yields
+only sentences that passed the support judge, which joined are the final
+text (for every generator).
 
 Answers go through the app's ``AnswerService``, like every other surface:
 the same validation, answering lock (busy: 503) and error codes.
@@ -191,9 +190,8 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
         events = service.open_stream(question, k=req.k, history=history)
         completion = _Completion(req.model or MODEL_ID, question)
         if req.stream:
-            live = service.assistant.settings.llm == "extractive"
             return StreamingResponse(
-                _sse(completion.chunks(events, live)),
+                _sse(completion.chunks(events)),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -236,11 +234,10 @@ class _Completion:
             **extra,
         }
 
-    def chunks(self, events: Generator[AnswerEvent, None, None], live: bool) -> Iterator[dict[str, Any]]:
-        """Role, content deltas, sources, then the finish chunk; an error object if answering fails.
+    def chunks(self, events: Generator[AnswerEvent, None, None]) -> Iterator[dict[str, Any]]:
+        """Role, content deltas (each verified sentence as it comes), sources, then the finish chunk.
 
-        Tokens go out as they come only when ``live`` (they are already the
-        final text); otherwise the verified text is sent once it is known.
+        An error object instead if answering fails.
         """
         yield self.chunk({"role": "assistant", "content": ""})
         sent: list[str] = []
@@ -249,7 +246,7 @@ class _Completion:
             for event in events:
                 if isinstance(event, Answer):
                     answer = event
-                elif live and event:
+                elif event:
                     sent.append(event)
                     yield self.chunk({"content": event})
         except Exception as exc:
@@ -272,8 +269,8 @@ def _catch_up(streamed: str, final: str) -> list[str]:
     if not streamed:
         return re.findall(r"\S+\s*", final)
     if _squash(streamed) != _squash(final):
-        # The live text was not the final text (e.g. an "As of <date>" lead was
-        # added at the end); send the final text so the client has it.
+        # The chain's pieces join to the final text; should that ever break,
+        # send the final text so the client has it.
         return [f"\n\n{final}"]
     return []
 

@@ -103,7 +103,8 @@ def ask(req: AskRequest, service: ServiceDep) -> dict[str, Any]:
 
 @router.post("/ask/stream", tags=["answers"])
 def ask_stream(req: AskRequest, service: ServiceDep) -> StreamingResponse:
-    """Server-sent events: ``token`` events (JSON strings), then one ``answer`` event
+    """Server-sent events: ``token`` events (JSON strings: the answer's sentences, each sent once
+    it is verified; joined they are the answer's ``text``), then one ``answer`` event
     (``Answer.to_dict()``), or an ``error`` event ``{"error", "code", "status"}``."""
     # Opened before responding: bad input, index and busy errors become a plain 4xx/503.
     events = service.open_stream(req.question, k=req.k, history=req.turns(), generator=req.generator)

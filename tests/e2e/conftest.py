@@ -28,7 +28,8 @@ DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 
 # Records every change of the streaming bubble's text, with a timestamp, so a
-# test can tell token-by-token streaming from one final paint.
+# test can tell sentence-by-sentence streaming from one final paint, and that
+# what was shown was only ever added to (never a draft replaced).
 STREAM_RECORDER = """
 window.__streamLog = [];
 new MutationObserver(() => {
@@ -36,7 +37,7 @@ new MutationObserver(() => {
   if (!bubbles.length) return;
   const text = bubbles[bubbles.length - 1].textContent;
   const log = window.__streamLog;
-  if (!log.length || log[log.length - 1].len !== text.length) log.push({t: performance.now(), len: text.length});
+  if (!log.length || log[log.length - 1].len !== text.length) log.push({t: performance.now(), len: text.length, text: text});
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
 

@@ -130,12 +130,12 @@ def test_go_deeper_questions_stream_through_an_openai_compatible_server(llama_se
     events = list(assistant.stream(question))
     final = events[-1]
     assert isinstance(final, Answer) and all(isinstance(e, str) for e in events[:-1])
-    assert len(events) > 5  # token by token, not one blob
+    assert len(events) > 2  # sentence by sentence, not one blob
     assert final.timings["first_token_s"] < final.timings["total_s"]
     _assert_answered(final)
     assert final.metadata["generator"] == "openai"
     assert final.metadata["llm_raw"].strip(), "the server's model wrote nothing"
-    assert final.metadata["llm_raw"] == "".join(events[:-1])  # what streamed is what was judged
+    assert "".join(events[:-1]) == final.text  # only verified sentences streamed: they are the answer
 
 
 @pytest.mark.integration

@@ -56,3 +56,24 @@ def test_bench_command_runs_the_project_benchmark_script(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     script = calls[0][1]
     assert script.endswith("bench/run.py") and calls[0][2:] == ["--quick", "--out", str(tmp_path)]
+
+
+def test_cli_ask_prints_the_streamed_verified_sentences_as_the_answer(monkeypatch):
+    """No unverified draft: what is printed while answering is the answer, then its sources."""
+    from assistant import Answer, Citation
+
+    answer = Answer(text="Exports rose [1]. Prices fell [1].",
+                    citations=[Citation(id=1, source="doc", title="T", section="S", snippet="Exports rose.",
+                                        start=0, end=13, score=0.9)])
+
+    class StreamingAssistant:
+        def stream(self, question, k=None):
+            yield "Exports rose [1]."
+            yield " Prices fell [1]."
+            yield answer
+
+    monkeypatch.setattr("assistant.cli._assistant", lambda **kw: StreamingAssistant())
+    result = CliRunner().invoke(main, ["ask", "Did exports rise?"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Exports rose [1]. Prices fell [1].\n\n[1] T — S (chars 0-13)")
+    assert result.stderr == ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,6 @@ from assistant.web.service import AnswerEvent, AnswerService
 from assistant.web.uploads import ingest_uploads
 
 log = logging.getLogger(__name__)
-#: The first token is shown at once, then about 20 updates a second: enough to read
-#: as streaming without flooding the browser with re-renders.
-STREAM_INTERVAL_S = 0.05
-
 Outputs = tuple[Any, ...]
 
 
@@ -96,7 +91,7 @@ class ChatHandlers:
     def respond(
         self, message: str, transcript: list, history: list, k: float, generator: str | None
     ) -> Iterator[Outputs]:
-        """Answer ``message``: show it, stream the draft, then the cited answer and its sources."""
+        """Answer ``message``: show it, stream its verified sentences, then the cited answer and its sources."""
         message = (message or "").strip()
         if not message:
             yield _outputs()
@@ -105,26 +100,28 @@ class ChatHandlers:
                       _assistant_turn(render_streaming(""))]
         yield _outputs(transcript, box="", suggestions=suggestion_updates([], ""))
         events = self.service.stream(message, k=int(k) if k else None, history=history, generator=generator)
-        answer = yield from self._stream_draft(events, transcript)
+        answer = yield from self._stream_sentences(events, transcript)
         if answer is not None:
             yield self._finished(message, answer, transcript, history)
 
-    def _stream_draft(
+    def _stream_sentences(
         self, events: Iterator[AnswerEvent], transcript: list
     ) -> Generator[Outputs, None, Answer | None]:
-        """Show the tokens as they come; the final ``Answer``, or None once an error is shown."""
-        partial, answer, shown_at = "", None, 0.0
+        """Show each verified sentence as it comes; the final ``Answer``, or None once an error is shown.
+
+        The chain streams only sentences that passed the support judge, so
+        what is on screen while answering is already part of the answer.
+        """
+        partial, answer = "", None
         try:
             for event in events:
                 if isinstance(event, Answer):
                     answer = event
                     continue
+                # One update per sentence (a handful per answer), each shown as soon as it is verified.
                 partial += event
-                now = time.monotonic()
-                if now - shown_at >= STREAM_INTERVAL_S:
-                    shown_at = now
-                    transcript[-1] = _assistant_turn(render_streaming(partial))
-                    yield _outputs(transcript)
+                transcript[-1] = _assistant_turn(render_streaming(partial))
+                yield _outputs(transcript)
         except AssistantError as exc:
             transcript[-1] = _assistant_turn(render_error(str(exc)))
             yield _outputs(transcript, suggestions=self.opening_suggestions())

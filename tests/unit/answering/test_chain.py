@@ -44,7 +44,7 @@ def test_llm_sentence_with_wrong_marker_is_reattributed(ready):
     reply = ("Smuggling tactics include mislabeling rare earths as solder paste [3]. "
              "The moon is made of cheese [1].")
     model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
-    assistant, folder = ready(llm="openai", chat_model=model)
+    assistant, folder = ready(llm="openai", llm_writer="spans", chat_model=model)
     answer = assistant.ask("What smuggling tactics did the Ministry of State Security disclose?")
     assert "cheese" not in answer.text
     assert "solder paste" in answer.text
@@ -57,18 +57,107 @@ def test_llm_sentence_with_wrong_marker_is_reattributed(ready):
 
 def test_llm_answer_without_support_falls_back_to_extractive(ready):
     model = GenericFakeChatModel(messages=iter([AIMessage(content="Bananas are yellow and tasty fruit.")]))
-    assistant, folder = ready(llm="openai", chat_model=model)
+    assistant, folder = ready(llm="openai", llm_writer="spans", chat_model=model)
     answer = assistant.ask("What smuggling tactics did the Ministry of State Security disclose?")
     assert answer.metadata["fallback"].startswith("extractive")
     assert answer.citations and "[1]" in answer.text
     _check_snippets(answer, folder)
 
 
-def test_stream_yields_tokens_then_answer(ready):
-    assistant, _ = ready()
-    events = list(assistant.stream("What did customs data show about June exports?"))
-    assert all(isinstance(e, str) for e in events[:-1]) and isinstance(events[-1], Answer)
-    assert "".join(events[:-1]).strip() == events[-1].text
+SPANS_REPLY = ("Smuggling tactics include mislabeling rare earths as solder paste [3]. "
+               "The moon is made of cheese [1]. Exports jumped in June [2].")
+
+
+@pytest.mark.parametrize(
+    ("llm", "writer", "reply"),
+    [("extractive", "direct", None),
+     ("openai", "direct", "Smuggling tactics include mislabeling rare earths as solder paste [1]."),
+     ("openai", "direct", "The moon is made of cheese."),
+     ("openai", "spans", SPANS_REPLY)],
+)
+@pytest.mark.parametrize(
+    "question",
+    ["What smuggling tactics did the Ministry of State Security disclose?",
+     "What is the latest on rare earth exports?"],
+)
+def test_the_stream_is_the_verified_answer_text(ready, llm, writer, reply, question):
+    """What a surface shows while streaming is exactly the final text: verified sentences only."""
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)])) if reply else None
+    assistant, _ = ready(llm=llm, llm_writer=writer, chat_model=model)
+    events = list(assistant.stream(question))
+    pieces, answer = events[:-1], events[-1]
+    assert all(isinstance(e, str) for e in pieces) and isinstance(answer, Answer)
+    assert "".join(pieces) == answer.text
+    assert "cheese" not in answer.text
+    if not answer.abstained:
+        assert len(pieces) >= len(answer.claims)  # one piece per sentence, not one blob at the end
+        assert all("[" in piece for piece in pieces if "As of" not in piece)  # each with its marker
+
+
+def test_a_verified_direct_sentence_goes_first_then_the_evidence(ready):
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="Smuggling tactics include mislabeling rare earths as solder paste.")]))
+    plain, _ = ready()
+    assistant, folder = ready(llm="openai", chat_model=model)
+    question = "What smuggling tactics did the Ministry of State Security disclose?"
+    answer = assistant.ask(question)
+    assert answer.metadata["direct"]["kept"] and "fallback" not in answer.metadata
+    assert answer.claims[0].text == "Smuggling tactics include mislabeling rare earths as solder paste."
+    assert answer.text.startswith("Smuggling tactics include mislabeling rare earths as solder paste [1].")
+    _check_snippets(answer, folder)
+    extractive = plain.ask(question)
+    assert extractive.text in answer.text  # the evidence follows, as the extractive answer quotes it
+
+
+def test_an_unsupported_direct_sentence_falls_back_to_the_extractive_answer(ready):
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="The moon is made of green cheese. And more.")]))
+    plain, _ = ready()
+    assistant, _ = ready(llm="openai", chat_model=model)
+    question = "What smuggling tactics did the Ministry of State Security disclose?"
+    answer = assistant.ask(question)
+    assert answer.metadata["fallback"].startswith("extractive") and not answer.metadata["direct"]["kept"]
+    assert answer.text == plain.ask(question).text
+    assert "more" not in answer.metadata["llm_raw"]  # stopped after its one sentence
+
+
+class RewritingModel:
+    """A chat model that rewrites follow-ups with a fixed reply and records what it was asked."""
+
+    def __init__(self, rewrite: str, answer: str = "No.") -> None:
+        self.replies = [rewrite, answer]
+        self.prompts: list[str] = []
+
+    def stream(self, messages):
+        self.prompts.append(messages[-1].content)
+        reply = self.replies.pop(0) if self.replies else "No."
+        yield AIMessage(content=reply)
+
+
+def test_a_follow_up_is_rewritten_by_the_model_when_the_rewrite_is_faithful(ready):
+    model = RewritingModel("How is China enforcing its rare earth export restrictions against smuggling?")
+    assistant, _ = ready(llm="openai", llm_rewrites_follow_ups=True, chat_model=model)
+    history = [{"role": "user", "content": "How is China enforcing its rare earth export restrictions?"},
+               {"role": "assistant", "content": "..."}]
+    answer = assistant.ask("What about smuggling?", history=history)
+    assert answer.metadata["query"] == "How is China enforcing its rare earth export restrictions against smuggling?"
+    assert "against smuggling?" in model.prompts[1]  # the writer is asked the standalone question
+
+
+def test_an_unfaithful_rewrite_falls_back_to_condensing(ready):
+    model = RewritingModel("What about Japanese magnets?")
+    assistant, _ = ready(llm="openai", llm_rewrites_follow_ups=True, chat_model=model)
+    history = [{"role": "user", "content": "How is China enforcing its rare earth export restrictions?"}]
+    answer = assistant.ask("What about smuggling?", history=history)
+    assert answer.metadata["query"] == (
+        "What about smuggling? (context: How is China enforcing its rare earth export restrictions?)")
+
+
+def test_follow_ups_are_not_sent_to_the_model_unless_asked(ready):
+    model = RewritingModel("How is China enforcing its rare earth export restrictions against smuggling?",
+                           "Smuggling tactics include mislabeling rare earths as solder paste.")
+    assistant, _ = ready(llm="openai", chat_model=model)
+    history = [{"role": "user", "content": "How is China enforcing its rare earth export restrictions?"}]
+    answer = assistant.ask("What about smuggling?", history=history)
+    assert len(model.prompts) == 1 and "query_rewritten" not in answer.metadata
 
 
 @pytest.mark.parametrize(
@@ -112,7 +201,7 @@ def test_model_is_stopped_after_the_sentences_the_prompt_asks_for(ready):
              "Exports jumped in June [3]. A fourth sentence the model should never finish writing [1]. "
              "And a fifth [2].")
     model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
-    assistant, _ = ready(llm="openai", chat_model=model)
+    assistant, _ = ready(llm="openai", llm_writer="spans", chat_model=model)
     answer = assistant.ask("How is China enforcing its rare earth export restrictions?")
     raw = answer.metadata["llm_raw"]
     assert "Exports jumped in June [3]." in raw

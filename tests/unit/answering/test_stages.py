@@ -5,18 +5,16 @@ from __future__ import annotations
 import pytest
 
 from assistant import Answer
-from assistant.answering.abstention import Abstention
-from assistant.answering.chain import StageClock
+from assistant.answering.chain import ShownText, StageClock
 from assistant.answering.claims import DraftClaim, extractive_claims
 from assistant.answering.evidence import GatheredEvidence, Span
 from assistant.answering.questions import understand_question
-from assistant.answering.rendering import render_claims
+from assistant.answering.rendering import ClaimRenderer, render_claims
 from assistant.answering.source_facts import (
     attach_source_facts,
     newest_cited_date,
     newest_corpus_date,
 )
-from assistant.answering.writing import Draft
 from assistant.errors import InputError
 from assistant.store.manifest import DocumentEntry
 from tests.conftest import STORY
@@ -114,15 +112,26 @@ def test_gathered_evidence_carries_dates_for_the_decision(chain):
     assert not chain.decide("How much did exports of rare earths jump in June?", gathered, documents).abstain
 
 
-def test_finish_turns_a_draft_into_the_answer(chain):
+def test_finish_turns_the_shown_claims_into_the_answer(chain):
     documents = dict(chain.index.manifest().documents)
     question = "How much did exports of rare earths jump in June?"
     gathered = chain.gather(question, None, documents, StageClock())
-    answer = chain.finish(question, gathered, Draft(extractive_claims(gathered.evidence)),
-                          Abstention(False), documents, {}, StageClock())
+    shown = ShownText(ClaimRenderer(gathered.evidence), "", StageClock())
+    pieces = [shown.add(claim) for claim in extractive_claims(gathered.evidence)]
+    answer = chain.finish(question, gathered, shown, [], documents, {}, StageClock())
     assert isinstance(answer, Answer) and not answer.abstained
+    assert answer.text == "".join(pieces)
     assert answer.citations[0].source == STORY and "[1]" in answer.text
     assert "total_s" in answer.timings
+
+
+def test_the_renderer_streams_the_rendered_text_piece_by_piece():
+    evidence = [_span(start=0), _span(start=50), _span(start=100)]
+    drafts = [DraftClaim("Second span speaks", [1]), DraftClaim("Both agree.", [2, 1], kind="conflict")]
+    renderer = ClaimRenderer(evidence)
+    pieces = [renderer.add(d) for d in drafts]
+    assert pieces == ["Second span speaks [1].", " Both agree [2] [1]."]
+    assert renderer.rendered() == render_claims(drafts, evidence)
 
 
 def test_the_manifest_is_read_once_per_question(make_assistant, seeds_copy, monkeypatch):
@@ -134,3 +143,49 @@ def test_the_manifest_is_read_once_per_question(make_assistant, seeds_copy, monk
     monkeypatch.setattr(chain.index, "manifest", lambda: reads.append(1) or original())
     answer = list(chain.stream("What is the latest on rare earth exports?"))[-1]
     assert isinstance(answer, Answer) and len(reads) == 1
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "rewrite", "kept"),
+    [
+        ("How is China enforcing its rare earth export restrictions?", "What about smuggling?",
+         "How is China enforcing its rare earth export restrictions on smuggling?", True),
+        ("What is MP Materials building in Texas?", "When will it open?",
+         "When will the MP Materials plant in Texas open?", True),
+        ("How much did exports of rare earths jump in June?", "And in July?",
+         "How much did exports of rare earths jump in July?", True),
+        ("What did Japan do after 2010?", "Why?", "Why did Japan diversify after 2010?", True),
+        # the model forgot a named thing of the previous question
+        ("How is China enforcing its rare earth export restrictions?", "What about smuggling?",
+         "How is smuggling of rare earths enforced?", False),
+        # the model lost the follow-up's own word
+        ("What is MP Materials building in Texas?", "What about Lynas?",
+         "What is MP Materials building in Texas?", False),
+        # the model added topics of its own
+        ("What did Japan do after 2010?", "Why?", "Why did Japan ban Chinese magnets and tariffs after 2010?", False),
+        ("What did Japan do after 2010?", "Why?", "", False),
+        # an answer or a heading instead of a question, or the previous question again
+        ("What did the Ministry of State Security disclose?", "Why did it do that?",
+         "The Ministry of State Security Disclosure:", False),
+        ("What happened to rare earth prices?", "And magnets?", "What happened to rare earth prices?", False),
+    ],
+)
+def test_a_model_rewrite_of_a_follow_up_is_kept_only_when_faithful(previous, follow_up, rewrite, kept):
+    from assistant.answering.questions import checked_rewrite
+
+    assert bool(checked_rewrite(follow_up, previous, rewrite)) is kept
+
+
+def test_a_direct_sentence_must_keep_the_facts_of_its_span():
+    from assistant.answering.claims import missing_facts
+
+    span = "In 1066, Duke William II of Normandy conquered England killing King Harold II at the Battle of Hastings."
+    vague = "The Battle of Hastings was fought between King Harold II and William the Conqueror at Hastings, England."
+    assert set(missing_facts(vague, span, "Who killed Harold II?")) >= {"1066", "Normandy"}
+    faithful = "Duke William II of Normandy killed Harold II at the Battle of Hastings in 1066 and conquered England."
+    assert missing_facts(faithful, span, "Who killed Harold II?") == []
+    # amounts by value, and what the question already says need not be repeated
+    assert missing_facts("Exports rose 60.3% to 7742 tonnes.", "Exports rose 60.3% to 7,742 tonnes in June.",
+                         "How much did exports rise in June?") == []
+    assert missing_facts("Exports rose to 7742 tonnes.", "Exports rose 60.3% to 7,742 tonnes in June.",
+                         "How much did exports rise in June?") == ["60.3%"]

@@ -19,3 +19,19 @@ def test_the_message_is_the_answer_then_its_sources():
     answer = Answer(text="China refined most of them [1].", citations=[_citation(3)])
     assert message_text(answer).startswith("China refined most of them [1].\n\nSources:\n[1] ")
     assert message_text(Answer(text="I don't know.", abstained=True)) == "I don't know."
+
+
+def test_streaming_sends_each_verified_sentence_as_it_comes_for_any_generator():
+    from assistant.web.openai_routes import _Completion
+
+    answer = Answer(text="China refined most of them [1]. Prices rose [1].", citations=[_citation(None)])
+
+    def events():
+        yield "China refined most of them [1]."
+        yield " Prices rose [1]."
+        yield answer
+
+    chunks = list(_Completion("m", "q").chunks(events()))
+    contents = [c["choices"][0]["delta"].get("content") for c in chunks if "choices" in c]
+    assert contents[1:3] == ["China refined most of them [1].", " Prices rose [1]."]  # live, not held back
+    assert "".join(c for c in contents if c) == message_text(answer)  # no catch-up copy of the text
