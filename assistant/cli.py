@@ -107,7 +107,7 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
 
 
 def format_details(answer) -> str:
-    """What follows the answer text: each citation with its exact snippet, conflicts, a fallback note."""
+    """What follows the answer text: each citation with its exact snippet, and conflicts."""
     lines: list[str] = []
     if answer.abstained:
         return ""
@@ -116,8 +116,8 @@ def format_details(answer) -> str:
         lines.append(f"    \"{c.snippet}\"")
     for conflict in answer.conflicts:
         lines.append(f"Note: sources disagree on {conflict.topic}.")
-    if answer.metadata.get("fallback"):
-        lines.append(f"({answer.metadata['fallback']})")
+    # A model sentence that failed verification is not news to the reader (only verified
+    # sentences were ever shown); `ask --json` keeps it in metadata["fallback"].
     return "\n".join(lines).rstrip()
 
 

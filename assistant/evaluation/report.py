@@ -55,17 +55,22 @@ def write_report(result: dict[str, Any], out_dir: str | Path) -> Path:
         plot_metrics(result["runs"], tmp / "metrics.png")
         plot_latency(result["runs"], tmp / "latency.png")
         (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
-        old = None
-        if out.exists():
-            old = out.parent / f".old-{out.name}-{os.getpid()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Replace ``out`` with the finished ``tmp`` folder; the old report goes only after the new one is in."""
+    old = None
+    if out.exists():
+        old = out.parent / f".old-{out.name}-{os.getpid()}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 REPORT_FILES = {"results.json", "report.md", "metrics.png", "latency.png"}
@@ -291,13 +296,7 @@ def write_suites_report(results: dict[str, dict[str, Any]], out_dir: str | Path)
                    for name, result in results.items()}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "summary.md").write_text(render_summary(results), encoding="utf-8")
-        old = None
-        if out.exists():
-            old = out.parent / f".old-{out.name}-{os.getpid()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
