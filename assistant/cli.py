@@ -210,76 +210,58 @@ def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare,
     """Score answers against gold files (dev and sealed test side by side); write a report with plots."""
     from pathlib import Path
 
-    from assistant.errors import InputError
     from assistant.evaluation.harness import (
         EvalConfig,
-        check_thresholds,
-        gate_metrics,
         load_gold,
         load_thresholds,
         parse_compare,
         parse_overrides,
-        run_eval,
-        thresholds_for,
+        run_suites,
     )
     from assistant.evaluation.report import (
         check_out_dir,
         check_suites_out_dir,
-        metrics_table,
         write_report,
         write_suites_report,
     )
-    from assistant.evaluation.suites import Suite, load_suites, select_suites
+    from assistant.evaluation.suites import choose_suites
 
-    if gold:
-        if labels and not Path(labels).is_file():
-            raise InputError(f"Judge labels file {labels!r} does not exist; pass --labels '' to skip.")
-        chosen = [Suite(Path(gold).stem, Path(gold), tuple(Path(c) for c in corpus or ("seeds",)),
-                        Path(labels) if labels else None)]
-    else:
-        chosen = select_suites(load_suites(suites_file), suites)
+    chosen = choose_suites(gold, corpus, labels, suites_file, suites)
     for suite in chosen:
-        load_gold(suite.gold)  # validate every file before any work
+        load_gold(suite.gold)  # every file, the report folder and the bounds are checked before any work
     if gold:
         check_out_dir(Path(out))
     else:
         check_suites_out_dir(Path(out), {s.name for s in chosen})
     if thresholds:
-        load_thresholds(thresholds)  # a missing or broken file fails before any work
+        load_thresholds(thresholds)
     base = parse_overrides(sets)
     configs = [EvalConfig("default", base)]
-    for spec in compare:
-        extra = parse_compare(spec)
-        configs.append(EvalConfig(extra.name, {**base, **extra.overrides}))
-    results, failures = {}, []
-    for n, suite in enumerate(chosen):
-        result = run_eval(
-            suite.gold, configs, corpus=list(suite.corpus), labels=suite.labels, limit=limit,
-            llm_threads=llm_threads, cache_dir=cache_dir or suite.gold.parent / ".cache", progress=_eval_progress(),
-        )
-        result["gold"]["path"] = str(suite.gold)
-        result["suite"] = suite.name
-        suite_bounds = thresholds_for(thresholds, suite.name, first=n == 0) if thresholds else None
-        result["threshold_failures"] = check_thresholds(gate_metrics(result), suite_bounds) if suite_bounds else []
-        failures += [f"{suite.name}: {f}" for f in result["threshold_failures"]]
-        results[suite.name] = result
+    configs += [EvalConfig(c.name, {**base, **c.overrides}) for c in map(parse_compare, compare)]
+    results, failures = run_suites(chosen, configs, thresholds=thresholds, cache_dir=cache_dir, limit=limit,
+                                   llm_threads=llm_threads, progress=_eval_progress())
     path = write_report(results[chosen[0].name], out) if gold else write_suites_report(results, out)
     if as_json:
-        shown = results[chosen[0].name] if gold else results
-        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(results[chosen[0].name] if gold else results, indent=2, ensure_ascii=False))
     else:
-        for name, result in results.items():
-            click.echo(f"\n## {name}: {result['gold']['n_items']} items\n")
-            click.echo(metrics_table(result["runs"]))
-            agreement = result.get("judge_agreement")
-            if agreement:
-                click.echo(f"\njudge vs {agreement['n']} hand labels: accuracy {agreement['accuracy']:.3f}, "
-                           f"kappa {agreement['kappa']:.3f}")
+        _print_eval(results)
         click.echo(f"\nreport: {path / ('report.md' if gold else 'summary.md')}")
     for failure in failures:
         click.echo(f"threshold failed: {failure}", err=True)
     if failures:
         sys.exit(1)
+
+
+def _print_eval(results: dict) -> None:
+    from assistant.evaluation.report import metrics_table
+
+    for name, result in results.items():
+        click.echo(f"\n## {name}: {result['gold']['n_items']} items\n")
+        click.echo(metrics_table(result["runs"]))
+        agreement = result.get("judge_agreement")
+        if agreement:
+            click.echo(f"\njudge vs {agreement['n']} hand labels: accuracy {agreement['accuracy']:.3f}, "
+                       f"kappa {agreement['kappa']:.3f}")
 
 
 def _eval_progress():

@@ -238,6 +238,34 @@ def run_eval(
     return result
 
 
+def run_suites(
+    suites: Sequence[Any],
+    configs: Sequence[EvalConfig],
+    *,
+    thresholds: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    **options: Any,
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """``run_eval`` per suite (each over its own corpus), and the threshold failures of all.
+
+    Returns:
+        ``({suite name: result}, ["suite: failure", ...])``; each result also
+        carries ``"suite"`` and its own ``"threshold_failures"``.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    failures: list[str] = []
+    for n, suite in enumerate(suites):
+        result = run_eval(suite.gold, configs, corpus=list(suite.corpus), labels=suite.labels,
+                          cache_dir=cache_dir or suite.gold.parent / ".cache", **options)
+        result["gold"]["path"] = str(suite.gold)
+        result["suite"] = suite.name
+        bounds = thresholds_for(thresholds, suite.name, first=n == 0) if thresholds else None
+        result["threshold_failures"] = check_thresholds(gate_metrics(result), bounds) if bounds else []
+        failures += [f"{suite.name}: {f}" for f in result["threshold_failures"]]
+        results[suite.name] = result
+    return results, failures
+
+
 def _index_dir(cache: Path, settings: Any, corpus: list[Path]) -> Path:
     key = json.dumps(
         {"corpus": [str(p.resolve()) for p in corpus], **{f: str(getattr(settings, f)) for f in INDEX_FIELDS}},

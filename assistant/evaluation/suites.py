@@ -65,3 +65,14 @@ def select_suites(suites: list[Suite], names: tuple[str, ...] | list[str]) -> li
     if unknown:
         raise InputError(f"--suite {unknown[0]!r} is not one of {', '.join(sorted(known))}.")
     return [s for s in suites if s.name in names]
+
+
+def choose_suites(gold: str | None, corpus: tuple[str, ...], labels: str | None, suites_file: str | Path,
+                  names: tuple[str, ...] | list[str]) -> list[Suite]:
+    """``--gold`` (one file of the user's own, over ``--corpus``, default the seeds) or the named suites."""
+    if not gold:
+        return select_suites(load_suites(suites_file), names)
+    if labels and not Path(labels).is_file():
+        raise InputError(f"Judge labels file {labels!r} does not exist; pass --labels '' to skip.")
+    return [Suite(Path(gold).stem, Path(gold), tuple(Path(c) for c in corpus or ("seeds",)),
+                  Path(labels) if labels else None)]
