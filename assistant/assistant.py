@@ -16,6 +16,7 @@ from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCall
 from assistant.models.embeddings import get_embeddings
 from assistant.settings import Settings, load_settings
 from assistant.store.index import Index
+from assistant.text import antonyms, language
 
 
 class Assistant:
@@ -121,6 +122,7 @@ class Assistant:
         preload = getattr(chain.chat_model, "preload", None)
         if preload is not None:
             preload()  # a local model loads while the question is retrieved
+        language.preload()  # so does spaCy, which the decide and write stages read with
         yield from chain.stream(question, k=k, history=history)
 
     def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
@@ -163,6 +165,8 @@ class Assistant:
         # not in the first user's question.
         if not self.index.is_empty():
             self.index.dense_search(self.embeddings.embed_query("warm up"), 1)
+        language.warm_up()
+        antonyms.antonyms("warm")  # WordNet's antonym table (built once per machine, then read)
         model = self.chat_model
         if model is not None and self.settings.llm == "llamacpp":
             model.invoke("Hi")

@@ -62,6 +62,12 @@ def warm_up() -> None:
         _model()
 
 
+def preload() -> None:
+    """Start loading the model in the background (a cold question loads it while it retrieves)."""
+    if _model.cache_info().currsize == 0:
+        threading.Thread(target=warm_up, name="load-spacy", daemon=True).start()
+
+
 def parse(text: str) -> Any:
     """spaCy's ``Doc`` of ``text``, for callers that need the parse itself (not cached)."""
     with _lock:
