@@ -148,27 +148,37 @@ def config(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--gold", default="eval/gold.jsonl", show_default=True, help="Gold JSONL file.")
-@click.option("--corpus", default="seeds", show_default=True, help="Folder to index for the calibration.")
+@click.option("--suites-file", default="eval/suites.toml", show_default=True,
+              help="Suites whose dev parts choose the threshold (each over its own corpus).")
+@click.option("--gold", default=None, help="Calibrate on this one gold file (all items) instead of the suites.")
+@click.option("--corpus", default="seeds", show_default=True, help="Folder to index for --gold.")
 @click.option("--out", default="eval/reports/calibration", show_default=True, help="Where the curve goes.")
 @_handle_errors
-def calibrate(gold: str, corpus: str, out: str) -> None:
-    """Choose ASSISTANT_ABSTAIN_THRESHOLD from a gold file; plot coverage vs precision."""
+def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None:
+    """Choose ASSISTANT_ABSTAIN_THRESHOLD on the dev parts of every suite; plot coverage vs precision."""
     import tempfile
     from pathlib import Path
 
-    from assistant.evaluation.calibration import calibrate as run_calibration
+    from assistant.evaluation.calibration import calibrate_suites, observe
     from assistant.evaluation.harness import load_gold
+    from assistant.evaluation.splits import in_split
+    from assistant.evaluation.suites import Suite, load_suites
 
-    items = load_gold(gold)
+    chosen_suites = ([Suite(Path(gold).stem, Path(gold), (Path(corpus),))] if gold
+                     else load_suites(suites_file))
+    observed = {}
     with tempfile.TemporaryDirectory() as tmp:
-        assistant = _assistant(index_dir=Path(tmp), llm="extractive")
-        assistant.ingest([corpus])
-        result = run_calibration(assistant, items, Path(out))
+        for suite in chosen_suites:
+            items = load_gold(suite.gold)
+            items = items if gold else in_split(items, "dev")
+            assistant = _assistant(index_dir=Path(tmp) / suite.name, llm="extractive")
+            assistant.ingest(list(suite.corpus))
+            observed[suite.name] = observe(assistant, items)
+    result = calibrate_suites(observed, Path(out))
     chosen = result["chosen"]
     click.echo(
-        f"threshold {chosen['threshold']:.2f}: coverage {chosen['coverage']:.3f}, precision "
-        f"{chosen['precision']:.3f}, abstention accuracy {chosen['abstention_accuracy']:.3f}, "
+        f"threshold {chosen['threshold']:.2f} (worst suite): coverage {chosen['coverage']:.3f}, "
+        f"abstention accuracy {chosen['abstention_accuracy']:.3f}, "
         f"false abstention {chosen['false_abstention_rate']:.3f}; curve in {out}/abstention_curve.png"
     )
 

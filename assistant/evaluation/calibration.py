@@ -1,4 +1,10 @@
-"""Choose the abstention threshold from a gold set, with its coverage/precision curve.
+"""Choose the abstention threshold from the dev parts of several gold suites, with its curves.
+
+A threshold chosen on one corpus fits that corpus: the seeds' 0.43 refused 6 %
+of the answerable out-of-domain questions. So each suite's dev items are
+observed over their own corpus, and the threshold kept is the one whose
+false-abstention rate stays within 5 % on every suite and whose worst
+abstention accuracy is highest.
 
 Every gold question is asked once with the threshold at 0, recording the best
 evidence score and whether another rule (an unmentioned name, a missing
@@ -86,6 +92,40 @@ def plot_curve(rows: list[dict[str, float]], chosen: dict[str, float], path: Pat
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
+
+
+def choose_across(curves: dict[str, list[dict[str, float]]]) -> dict[str, float]:
+    """The threshold within 5 % false abstention on every suite with the best worst-suite
+    abstention accuracy; ties go to the middle of the plateau. Returns the pooled row
+    fields as the worst suite's values."""
+    names = list(curves)
+    n = len(curves[names[0]])
+    worst = []
+    for i in range(n):
+        rows = [curves[name][i] for name in names]
+        worst.append({
+            "threshold": rows[0]["threshold"],
+            "coverage": min(r["coverage"] for r in rows),
+            "precision": min(r["precision"] for r in rows),
+            "abstention_accuracy": min(r["abstention_accuracy"] for r in rows),
+            "false_abstention_rate": max(r["false_abstention_rate"] for r in rows),
+        })
+    return choose_threshold(worst)
+
+
+def calibrate_suites(observed: dict[str, list[Observation]], out_dir: Path) -> dict[str, Any]:
+    """Curves per suite, the threshold chosen across them, JSON + PNG (pooled curve) in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    curves = {name: curve(obs) for name, obs in observed.items()}
+    chosen = choose_across(curves)
+    rows = curve([o for obs in observed.values() for o in obs])
+    result = {"chosen": chosen, "curve": rows, "curves": curves,
+              "observations": {name: [vars(o) for o in obs] for name, obs in observed.items()}}
+    tmp = out_dir / "abstention_curve.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out_dir / "abstention_curve.json")
+    plot_curve(rows, chosen, out_dir / "abstention_curve.png")
+    return result
 
 
 def calibrate(assistant, items, out_dir: Path) -> dict[str, Any]:
