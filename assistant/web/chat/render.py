@@ -114,9 +114,9 @@ def render_answer(answer: Answer) -> str:
         )
         return _block(body + f'<div class="ans-actions">{copy}</div>', "ans ans-abstained")
     kind = "ans ans-conflicted" if answer.conflicts else "ans ans-ok"
+    # No note when the model's sentence was dropped: only verified sentences were ever
+    # shown, so there is nothing to take back (the API keeps it in metadata["fallback"]).
     notes = ""
-    if answer.metadata.get("fallback"):
-        notes = f'<div class="ans-note">{escape(str(answer.metadata["fallback"]))}</div>'
     sources = ""
     if answer.citations:
         rows = "".join(
