@@ -7,6 +7,7 @@ sentences, scored against the question, and a diverse handful is kept.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -201,26 +202,38 @@ def choose_spans(
 
 def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expected: frozenset[str],
                       floor: float) -> list[int]:
-    """Put first the best sentence that states a thing of the kind asked for ("When": a date).
+    """Put first the sentence that states a thing of the kind asked for ("When": a date)
+    and shares the question's most distinctive words.
 
     Looks a little past the chosen sentences, since the one that states the
     date may rank just below one that merely repeats the question's words.
+    Among those of the right kind, the question's words are weighted by how
+    rare they are among the retrieved sentences: every sentence about rare
+    earths says "China", only the one that answers says "quotas" and "used".
     """
     from assistant.text.language import read, read_many
 
-    asked = read(question).words
+    question_reading = read(question)
     ranked = sorted(range(len(spans)), key=lambda i: -spans[i].score)
     # It must pair with the question (share a content word), not just name a person:
     # a photo credit names one too.
     pool = [i for i in dict.fromkeys([*chosen, *ranked[:TYPED_LOOKAHEAD]])
             if spans[i].score >= floor and spans[i].overlap > 0]
-    readings = read_many([spans[i].text for i in pool])
-    for i, reading in sorted(zip(pool, readings, strict=True), key=lambda pair: -spans[pair[0]].score):
-        if any(e.label in expected and not e.words <= asked for e in reading.entities):
-            rest = [j for j in chosen if j != i]
-            return [i, *rest][: len(chosen)]
-    return chosen
+    readings = dict(zip(pool, read_many([spans[i].text for i in pool]), strict=True))
+    typed = [i for i in pool if any(e.label in expected and not e.words <= question_reading.words
+                                    for e in readings[i].entities)]
+    if not typed:
+        return chosen
+    weight = _rarity(question_reading.lemmas, [r.lemmas for r in readings.values()])
+    best = max(typed, key=lambda i: (sum(weight[w] for w in question_reading.lemmas & readings[i].lemmas),
+                                     spans[i].score))
+    return [best, *[j for j in chosen if j != best]][: len(chosen)]
 
+
+def _rarity(words: frozenset[str], sentences: list[frozenset[str]]) -> dict[str, float]:
+    """Inverse document frequency of each word among these sentences (smoothed)."""
+    n = len(sentences)
+    return {w: math.log((n + 1) / (sum(w in s for s in sentences) + 0.5)) for w in words}
 
 
 @dataclass
