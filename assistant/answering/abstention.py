@@ -20,6 +20,7 @@ from assistant.answering.evidence_coverage import (
     role_missing,
 )
 from assistant.text.dates import find_dates
+from assistant.text.language import read
 
 NOT_COVERED = "The documents do not cover this, so I can't answer it from them."
 # The passages of the best few evidence sentences are where a year asked about must appear.
@@ -44,8 +45,6 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     good-looking evidence about the wrong year; the year (read by spaCy as a
     DATE) must appear in the passages the best evidence comes from.
     """
-    from assistant.text.language import read
-
     asked = _years(read(question))
     if not asked:
         return None

@@ -17,6 +17,7 @@ from langchain_core.documents import Document as LCDocument
 from assistant.answering.evidence_coverage import question_entities
 from assistant.answering.question_shape import question_shape
 from assistant.answering.safety import is_instruction
+from assistant.text.language import read, read_many
 from assistant.text.sentences import sentence_spans
 from assistant.text.words import content_words
 
@@ -36,11 +37,6 @@ NARROW_MAX_SPANS = 3
 # A typed one-fact question: the best sentence stating a thing of the asked-for kind may
 # come from this far down the ranking to lead the answer.
 TYPED_LOOKAHEAD = 8
-
-
-def is_broad_question(question: str) -> bool:
-    """A question whose answer gathers several facts ("How is X enforcing Y?"); see question_shape."""
-    return question_shape(question).broad
 
 
 @dataclass
@@ -211,8 +207,6 @@ def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expec
     rare they are among the retrieved sentences: every sentence about rare
     earths says "China", only the one that answers says "quotas" and "used".
     """
-    from assistant.text.language import read, read_many
-
     question_reading = read(question)
     ranked = sorted(range(len(spans)), key=lambda i: -spans[i].score)
     # It must pair with the question (share a content word), not just name a person:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from assistant.text.language import parse
+
 PEOPLE = frozenset({"PERSON", "ORG"})
 TIMES = frozenset({"DATE", "TIME"})
 AMOUNTS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
@@ -50,8 +52,6 @@ def question_shape(question: str) -> QuestionShape:
 
 @lru_cache(maxsize=2048)
 def _shape(question: str) -> QuestionShape:
-    from assistant.text.language import parse
-
     doc = parse(question)
     wh = next((t for t in doc if t.tag_ in ("WDT", "WP", "WP$", "WRB")), None)
     if wh is None:

@@ -25,6 +25,7 @@ from assistant.answering.chain import CONFLICT_NOTE_PREFIX
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation import metrics as M
 from assistant.evaluation.splits import SPLITS, split_of
+from assistant.evaluation.suites import read_toml
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
 INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path", "embedding_backend")
@@ -488,28 +489,21 @@ def gate_metrics(result: dict[str, Any]) -> dict[str, Any]:
 
 def load_thresholds(path: str | Path) -> dict[str, dict[str, float]]:
     """``[min]`` and ``[max]`` tables of metric bounds from a TOML file."""
-    import tomllib
+    return _bounds(read_toml(path, "Thresholds file"))
 
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"Thresholds file {str(path)!r} does not exist.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"Thresholds file {str(path)!r} is not valid TOML: {exc}.") from None
-    return {"min": dict(data.get("min", {})), "max": dict(data.get("max", {}))}
+
+def _bounds(table: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {"min": dict(table.get("min", {})), "max": dict(table.get("max", {}))}
 
 
 def thresholds_for(path: str | Path, suite: str, first: bool = False) -> dict[str, dict[str, float]] | None:
     """Bounds for one suite: its ``[<suite>.min]``/``[<suite>.max]`` tables, else the
     top-level ``[min]``/``[max]`` when it is the first suite run (the seeds), else None."""
-    import tomllib
-
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_toml(path, "Thresholds file")
     own = data.get(suite)
     if isinstance(own, dict) and ("min" in own or "max" in own):
-        return {"min": dict(own.get("min", {})), "max": dict(own.get("max", {}))}
-    return load_thresholds(path) if first else None
+        return _bounds(own)
+    return _bounds(data) if first else None
 
 
 def check_thresholds(metrics: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import InputError
 
@@ -28,6 +29,16 @@ class Suite:
     about: str = ""
 
 
+def read_toml(path: str | Path, what: str, fix: str = "") -> dict[str, Any]:
+    """A TOML file's tables; a missing or broken file is an ``InputError`` naming it (``what``)."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{what} {str(path)!r} does not exist{'; ' + fix if fix else ''}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{what} {str(path)!r} is not valid TOML: {exc}.") from None
+
+
 def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> list[Suite]:
     """Read ``[name]`` tables with ``gold``, ``corpus`` (list) and optional ``labels``/``about``.
 
@@ -35,12 +46,7 @@ def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> list[Suite]:
         InputError: naming the file and the suite or field that is wrong.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"Suites file {str(path)!r} does not exist; pass --gold and --corpus instead.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"Suites file {str(path)!r} is not valid TOML: {exc}.") from None
+    data = read_toml(path, "Suites file", "pass --gold and --corpus instead")
     suites = []
     for name, table in data.items():
         if not isinstance(table, dict) or not isinstance(table.get("gold"), str):

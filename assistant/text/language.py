@@ -69,19 +69,31 @@ def preload() -> None:
 
 
 def parse(text: str) -> Any:
-    """spaCy's ``Doc`` of ``text``, for callers that need the parse itself (not cached)."""
+    """spaCy's ``Doc`` of ``text``, for callers that need the parse itself.
+
+    Cached for the last few texts, so a question read for its shape and for
+    its entities is parsed once.
+    """
+    return _parse(" ".join(text.split()))
+
+
+@lru_cache(maxsize=256)
+def _parse(text: str) -> Any:
     with _lock:
         return _model()(text)
 
 
 def read(text: str) -> Reading:
     """The ``Reading`` of ``text`` (cached)."""
-    return _read(" ".join(text.split()))
+    text = " ".join(text.split())
+    if text not in _CACHE:
+        _store(text, _reading(_parse(text)))
+    return _CACHE[text]
 
 
 def read_many(texts: list[str]) -> list[Reading]:
     """Readings of several texts, parsing the uncached ones in one batch."""
-    todo = [t for t in dict.fromkeys(" ".join(x.split()) for x in texts) if not _cached(t)]
+    todo = [t for t in dict.fromkeys(" ".join(x.split()) for x in texts) if t not in _CACHE]
     if todo:
         with _lock:
             docs = list(_model().pipe(todo))
@@ -94,22 +106,10 @@ _CACHE: dict[str, Reading] = {}
 _CACHE_LIMIT = 20_000
 
 
-def _cached(text: str) -> bool:
-    return text in _CACHE
-
-
 def _store(text: str, reading: Reading) -> None:
     if len(_CACHE) >= _CACHE_LIMIT:
-        _CACHE.clear()
+        _CACHE.clear()  # a long-running server reads many texts; start over rather than grow
     _CACHE[text] = reading
-
-
-def _read(text: str) -> Reading:
-    if text not in _CACHE:
-        with _lock:
-            doc = _model()(text)
-        _store(text, _reading(doc))
-    return _CACHE[text]
 
 
 def _reading(doc: Any) -> Reading:
