@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,19 @@ from assistant.answer import Answer, final_answer
 from assistant.answering.chain import AnswerChain
 from assistant.answering.retrieval import HybridRetriever
 from assistant.answering.verification import SupportJudge
+from assistant.conversations.store import LOCAL_OWNER, ConversationStore
 from assistant.errors import IndexStateError
 from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCallback
 from assistant.models.embeddings import get_embeddings
 from assistant.settings import Settings, load_settings
 from assistant.store.index import Index
 from assistant.text import antonyms, language
+
+#: The settings that shape an answer, saved with each conversation turn.
+ANSWER_SETTINGS = (
+    "llm", "k", "retrieval", "chunk_tokens", "chunk_overlap", "embedding_backend",
+    "abstain_threshold", "evidence_sentences", "llm_writer", "collection",
+)
 
 
 class Assistant:
@@ -48,6 +56,7 @@ class Assistant:
         self.index = Index(self.settings, self.embeddings, client=chroma_client)
         self._lock = threading.Lock()
         self._other_models: dict[str, Any] = {}
+        self._conversations: ConversationStore | None = None
 
     # ----- lazily built parts ---------------------------------------------------
     @property
@@ -60,6 +69,22 @@ class Assistant:
                     self._chat_model = get_chat_model(self.settings)
                     self._chat_model_loaded = True
         return self._chat_model
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """Saved conversations and feedback (SQLite in ASSISTANT_DATA_DIR, or ASSISTANT_DATABASE_URL).
+
+        Example:
+            >>> chat = assistant.conversations.create()
+            >>> assistant.ask("Who controls rare earth processing?", conversation_id=chat.id)
+        """
+        if self._conversations is None:
+            with self._lock:
+                if self._conversations is None:
+                    self._conversations = ConversationStore(
+                        self.settings.conversations_url, max_feedback_chars=self.settings.max_feedback_chars
+                    )
+        return self._conversations
 
     def as_retriever(self, k: int | None = None, mode: str | None = None) -> HybridRetriever:
         """Our hybrid retriever as a LangChain ``BaseRetriever``."""
@@ -104,26 +129,59 @@ class Assistant:
         return IngestPipeline(self.index).run(paths, progress=progress)
 
     def ask(
-        self, question: str, k: int | None = None, history: list | None = None, generator: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        history: list | None = None,
+        generator: str | None = None,
+        conversation_id: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> Answer:
         """Answer ``question`` with citations; ``answer.abstained`` when the documents lack it.
 
         Args:
             generator: override ``settings.llm`` for this question ("extractive", "llamacpp", ...).
+            conversation_id: a saved conversation: its turns are the history, and the answer
+                is saved as its next turn (``answer.metadata["turn_id"]``).
+            owner: whose conversation it is (surfaces pass the caller; the Python API is "local").
         """
-        return final_answer(self.stream(question, k=k, history=history, generator=generator))
+        return final_answer(self.stream(
+            question, k=k, history=history, generator=generator, conversation_id=conversation_id, owner=owner
+        ))
 
     def stream(
-        self, question: str, k: int | None = None, history: list | None = None, generator: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        history: list | None = None,
+        generator: str | None = None,
+        conversation_id: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> Iterator[str | Answer]:
-        """Yield answer text as it is generated, then the final ``Answer``."""
+        """Yield answer text as it is generated, then the final ``Answer`` (saved when in a conversation)."""
         self._require_index()
+        if conversation_id is not None:
+            # The saved turns, not the caller's, so a follow-up reads right after a restart too.
+            history = self.conversations.get(conversation_id, owner).history()
         chain = self._chain(generator)
         preload = getattr(chain.chat_model, "preload", None)
         if preload is not None:
             preload()  # a local model loads while the question is retrieved
         language.preload()  # so does spaCy, which the decide and write stages read with
-        yield from chain.stream(question, k=k, history=history)
+        for event in chain.stream(question, k=k, history=history):
+            if isinstance(event, Answer) and conversation_id is not None:
+                self._save_turn(conversation_id, owner, question, event, generator)
+            yield event
+
+    def _save_turn(self, conversation_id: str, owner: str, question: str, answer: Answer, generator: str | None) -> None:
+        started = time.perf_counter()
+        public = self.settings.public_dict()
+        shaping = {name: public[name] for name in ANSWER_SETTINGS}
+        shaping["llm"] = generator or self.settings.llm
+        turn = self.conversations.add_turn(conversation_id, question, answer.to_dict(), owner, settings=shaping)
+        answer.metadata["conversation_id"] = conversation_id
+        answer.metadata["turn_id"] = turn.id
+        answer.timings["save_s"] = round(time.perf_counter() - started, 4)
 
     def search(self, query: str, k: int | None = None) -> list[dict[str, Any]]:
         """Retrieved chunks with their sources and scores (for tools and MCP)."""

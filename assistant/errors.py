@@ -17,9 +17,24 @@ class AssistantError(Exception):
 
 
 class InputError(AssistantError):
-    """The caller passed a bad question, path or file."""
+    """The caller passed a bad question, path, file or id.
+
+    ``field`` names the request field to blame when there is one, so the
+    JSON API can report it next to the message.
+    """
 
     code = "invalid_input"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFoundError(InputError):
+    """An id names nothing the caller may see (unknown, deleted, or another owner's: all alike)."""
+
+    status_code = 404
+    code = "not_found"
 
 
 class ConfigError(AssistantError):
@@ -51,4 +66,5 @@ __all__ = [
     "ConfigError",
     "IndexStateError",
     "InputError",
+    "NotFoundError",
 ]

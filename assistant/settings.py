@@ -99,8 +99,15 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(20_000_000, ge=1)
     evidence_sentences: int = Field(7, ge=1, le=20)
     prompts_dir: Path | None = None
+    data_dir: Path | None = Field(
+        None, description="Where saved conversations and feedback live (conversations.db); unset = the index folder."
+    )
+    database_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL of a shared database for conversations (e.g. PostgreSQL); unset = SQLite in data_dir."
+    )
+    max_feedback_chars: int = Field(4000, ge=1, description="Longest accepted feedback comment or correction.")
 
-    @field_validator("chroma_url", "openai_base_url", mode="before")
+    @field_validator("chroma_url", "openai_base_url", "database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -113,6 +120,14 @@ class Settings(BaseSettings):
                 f"({self.chunk_tokens}); lower ASSISTANT_CHUNK_OVERLAP"
             )
         return self
+
+    @property
+    def conversations_url(self) -> str:
+        """The SQLAlchemy URL of the conversations database."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        folder = self.data_dir if self.data_dir is not None else self.index_dir
+        return f"sqlite:///{Path(folder).resolve() / 'conversations.db'}"
 
     def public_dict(self) -> dict[str, Any]:
         """Effective values with secrets masked, for ``assistant config``."""

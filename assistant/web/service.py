@@ -18,6 +18,7 @@ from typing import Any
 from assistant.answer import Answer, final_answer
 from assistant.answering.chain import validate_question
 from assistant.assistant import Assistant
+from assistant.conversations.store import LOCAL_OWNER
 from assistant.errors import BackendError, InputError
 from assistant.settings import LOCAL_GENERATORS
 
@@ -106,24 +107,35 @@ class AnswerService:
         k: int | None = None,
         history: list[dict[str, Any]] | None = None,
         generator: str | None = None,
+        conversation_id: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> Generator[AnswerEvent, None, None]:
         """Tokens, then the final ``Answer``; holds the answering lock while it runs.
+
+        With ``conversation_id``, the history is that conversation's saved turns
+        and the answer is saved as its next turn (``metadata["turn_id"]``).
 
         Checks run when the first event is asked for; use ``open_stream`` to run
         them at once.
 
         Raises:
             FieldError: the question or the generator is unusable.
+            InputError: ``conversation_id`` is malformed, or (``NotFoundError``) not ``owner``'s.
             BackendError: another question held the model for ``busy_timeout_s``.
         """
         cleaned = self.check_question(question)
         self.check_generator(generator)
+        if conversation_id is not None:
+            self.assistant.conversations.check_owned(conversation_id, owner)  # before any wait
         if not self._lock.acquire(timeout=self.busy_timeout_s):
             raise BackendError(
                 f"The assistant is busy answering another question (waited {self.busy_timeout_s:.0f}s); retry shortly."
             )
         try:
-            yield from self.assistant.stream(cleaned, k=k, history=plain_history(history), generator=generator)
+            yield from self.assistant.stream(
+                cleaned, k=k, history=plain_history(history), generator=generator,
+                conversation_id=conversation_id, owner=owner,
+            )
         finally:
             self._lock.release()
 
@@ -133,6 +145,8 @@ class AnswerService:
         k: int | None = None,
         history: list[dict[str, Any]] | None = None,
         generator: str | None = None,
+        conversation_id: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> Generator[AnswerEvent, None, None]:
         """``stream``, started: bad input, an empty index and a busy model raise here.
 
@@ -140,7 +154,9 @@ class AnswerService:
         so the routes open the stream before they respond and turn these
         errors into a plain 4xx/503.
         """
-        events = self.stream(question, k=k, history=history, generator=generator)
+        events = self.stream(
+            question, k=k, history=history, generator=generator, conversation_id=conversation_id, owner=owner
+        )
         first = next(events)
         return first_then_rest(first, events)
 
@@ -150,9 +166,13 @@ class AnswerService:
         k: int | None = None,
         history: list[dict[str, Any]] | None = None,
         generator: str | None = None,
+        conversation_id: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> Answer:
         """The final ``Answer`` of ``stream``."""
-        return final_answer(self.stream(question, k=k, history=history, generator=generator))
+        return final_answer(self.stream(
+            question, k=k, history=history, generator=generator, conversation_id=conversation_id, owner=owner
+        ))
 
     def prepare(self, generator: str | None) -> None:
         """Load a generator's model in the background (the chat calls this when it is picked)."""
