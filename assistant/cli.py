@@ -91,10 +91,18 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
         answer = assistant.ask(question, k=k)
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
+    print_answer(assistant.stream(question, k=k))
+
+
+def print_answer(events):
+    """Echo each verified sentence as it arrives, then the sources; return the final ``Answer``.
+
+    Shared by ``ask`` and ``chat`` so a saved conversation reads like a one-off question.
+    """
     from assistant.answer import Answer
 
     answer = None
-    for event in assistant.stream(question, k=k):
+    for event in events:
         if isinstance(event, Answer):
             answer = event
         else:  # a verified sentence: shown as soon as it passed the judge
@@ -104,16 +112,23 @@ def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
         details = format_details(answer)
         if details:
             click.echo("\n" + details)
+    return answer
+
+
+def citation_lines(citations: list[dict]) -> list[str]:
+    """Each citation (``Citation.to_dict()``) as a header line and its exact snippet."""
+    lines: list[str] = []
+    for c in citations:
+        lines.append(f"[{c['id']}] {c['title']} — {c['section']} (chars {c['start']}-{c['end']})")
+        lines.append(f"    \"{c['snippet']}\"")
+    return lines
 
 
 def format_details(answer) -> str:
     """What follows the answer text: each citation with its exact snippet, and conflicts."""
-    lines: list[str] = []
     if answer.abstained:
         return ""
-    for c in answer.citations:
-        lines.append(f"[{c.id}] {c.title} — {c.section} (chars {c.start}-{c.end})")
-        lines.append(f"    \"{c.snippet}\"")
+    lines = citation_lines([c.to_dict() for c in answer.citations])
     for conflict in answer.conflicts:
         lines.append(f"Note: sources disagree on {conflict.topic}.")
     # A model sentence that failed verification is not news to the reader (only verified
@@ -263,7 +278,7 @@ def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare,
 
 
 def _print_eval(results: dict) -> None:
-    from assistant.evaluation.report import metrics_table
+    from assistant.evaluation.report import feedback_line, metrics_table
 
     for name, result in results.items():
         click.echo(f"\n## {name}: {result['gold']['n_items']} items\n")
@@ -272,6 +287,9 @@ def _print_eval(results: dict) -> None:
         if agreement:
             click.echo(f"\njudge vs {agreement['n']} hand labels: accuracy {agreement['accuracy']:.3f}, "
                        f"kappa {agreement['kappa']:.3f}")
+    feedback = next((r["feedback"] for r in results.values() if r.get("feedback") is not None), None)
+    if feedback is not None:
+        click.echo("\n" + feedback_line(feedback))
 
 
 def _eval_progress():
@@ -326,6 +344,13 @@ def bench(quick: bool, out: str | None) -> None:
                           "(git clone, then `make bench`).")
     args = [sys.executable, str(script), *(["--quick"] if quick else []), *(["--out", out] if out else [])]
     sys.exit(subprocess.call(args))
+
+
+# Saved conversations and feedback live in their own module; it reaches back here when a command runs.
+from assistant.cli_conversations import chat, conversations, feedback  # noqa: E402
+
+for _command in (chat, conversations, feedback):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ failing when it tries to upgrade a read.
 
 from __future__ import annotations
 
+import builtins  # the class's own ``list`` method shadows the builtin in later annotations
 import json
 import threading
 import time
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
 
 from assistant.conversations import schema
 from assistant.conversations.records import (
@@ -44,6 +46,7 @@ from assistant.errors import BackendError, ConfigError, InputError
 #: The owner of conversations made through the Python API and the CLI (one local user).
 LOCAL_OWNER = "local"
 _WRITE_RETRIES = 5
+_READ_ONLY = "conversations_read_only"  # execution option of connections that only read
 
 
 def _now() -> str:
@@ -70,7 +73,9 @@ def _sqlite_engine(url: str) -> Engine:
                 f"Cannot create the conversations folder {Path(path).parent}: {exc}. "
                 "Set ASSISTANT_DATA_DIR to a writable folder."
             ) from exc
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # An in-memory database exists once per connection: share one across threads.
+    pool = {"poolclass": StaticPool} if not path or path == ":memory:" else {}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -84,7 +89,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader takes a plain (deferred) snapshot, which WAL never makes wait for a writer;
+        # BEGIN IMMEDIATE there would queue every list and get behind the writes.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -122,6 +129,10 @@ class ConversationStore:
                     self._engine = engine
         return self._engine
 
+    def _reading(self) -> Any:
+        """A connection for reads only: on SQLite it never waits for a writer."""
+        return self.engine.connect().execution_options(**{_READ_ONLY: True})
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -150,7 +161,7 @@ class ConversationStore:
             .order_by(c.c.updated_at.desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query).all()
         return [
             ConversationRecord(id=r.id, title=r.title, created_at=r.created_at, updated_at=r.updated_at, turn_count=r.n)
@@ -160,7 +171,7 @@ class ConversationStore:
     def get(self, conversation_id: object, owner: str = LOCAL_OWNER) -> ConversationRecord:
         """One conversation with its turns (and each turn's latest feedback), oldest turn first."""
         cid = check_id(conversation_id, "conversation_id")
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = self._owned(conn, cid, owner)
             turn_rows = conn.execute(
                 select(schema.turns).where(schema.turns.c.conversation_id == cid).order_by(schema.turns.c.position)
@@ -196,7 +207,7 @@ class ConversationStore:
     def check_owned(self, conversation_id: object, owner: str = LOCAL_OWNER) -> str:
         """The id, if it names a conversation of ``owner``; else the error a caller should see."""
         cid = check_id(conversation_id, "conversation_id")
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             self._owned(conn, cid, owner)
         return cid
 
@@ -249,7 +260,7 @@ class ConversationStore:
     def get_turn(self, turn_id: object, owner: str = LOCAL_OWNER) -> TurnRecord:
         tid = check_id(turn_id, "turn_id")
         t, c = schema.turns, schema.conversations
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 select(t).join(c, c.c.id == t.c.conversation_id).where(t.c.id == tid, c.c.owner == owner)
             ).first()
@@ -280,13 +291,20 @@ class ConversationStore:
         clean_facts = check_list(facts, "facts", MAX_FACTS, 300)
         clean_sources = check_list(sources, "sources", MAX_SOURCES, 200)
         if clean_rating == "up" and (clean_correction or clean_facts):
-            raise InputError("correction and facts go with a 'down' rating; send rating 'down'.", field="correction")
-        self.get_turn(tid, owner)  # 404 for a turn that is not the caller's
+            raise InputError("correction and facts go with a 'down' rating; send rating 'down'.",
+                             field="correction" if clean_correction else "facts")
         record = FeedbackRecord(
             id=_new_id(), turn_id=tid, rating=clean_rating, comment=clean_comment, correction=clean_correction,
             facts=clean_facts, sources=clean_sources, created_at=_now(),
         )
+        t, c = schema.turns, schema.conversations
         with self.engine.begin() as conn:
+            # Checked in the writing transaction: a conversation deleted meanwhile is a 404, not a key error.
+            owned = conn.execute(
+                select(t.c.id).join(c, c.c.id == t.c.conversation_id).where(t.c.id == tid, c.c.owner == owner)
+            ).first()
+            if owned is None:
+                raise not_found("turn", "turn_id", tid)
             conn.execute(insert(schema.feedback).values(
                 id=record.id, turn_id=tid, rating=clean_rating, comment=clean_comment, correction=clean_correction,
                 facts=json.dumps(clean_facts) if clean_facts else None,
@@ -294,17 +312,19 @@ class ConversationStore:
             ))
         return record
 
-    def rated_turns(self, rating: str | None = None) -> list[tuple[TurnRecord, FeedbackRecord]]:
+    def rated_turns(self, rating: str | None = None) -> builtins.list[tuple[TurnRecord, FeedbackRecord]]:
         """Every turn with its latest feedback (of ``rating`` when given), oldest first, all owners.
 
         For the operator's CLI (counts and the gold export), not for any web route.
         """
-        with self.engine.connect() as conn:
+        f = schema.feedback
+        with self._reading() as conn:
             turn_rows = conn.execute(
-                select(schema.turns).where(schema.turns.c.id.in_(select(schema.feedback.c.turn_id)))
+                select(schema.turns).where(schema.turns.c.id.in_(select(f.c.turn_id)))
                 .order_by(schema.turns.c.created_at)
             ).all()
-            ratings = self._latest_feedback(conn, [r.id for r in turn_rows])
+            # Every feedback row in one pass (no id list: SQLite caps bound parameters).
+            ratings = self._latest(conn.execute(select(f).order_by(f.c.created_at)).all())
         pairs = [(self._turn(r, ratings[r.id]), ratings[r.id]) for r in turn_rows if r.id in ratings]
         return [(t, f) for t, f in pairs if rating is None or f.rating == rating]
 
@@ -333,11 +353,17 @@ class ConversationStore:
         return row
 
     @staticmethod
-    def _latest_feedback(conn: Any, turn_ids: list[str]) -> dict[str, FeedbackRecord]:
+    def _latest_feedback(conn: Any, turn_ids: builtins.list[str]) -> dict[str, FeedbackRecord]:
         if not turn_ids:
             return {}
         f = schema.feedback
-        rows = conn.execute(select(f).where(f.c.turn_id.in_(turn_ids)).order_by(f.c.created_at)).all()
+        return ConversationStore._latest(
+            conn.execute(select(f).where(f.c.turn_id.in_(turn_ids)).order_by(f.c.created_at)).all()
+        )
+
+    @staticmethod
+    def _latest(rows: Any) -> dict[str, FeedbackRecord]:
+        """The last feedback per turn of ``rows`` (ordered oldest first)."""
         latest: dict[str, FeedbackRecord] = {}
         for r in rows:  # ordered oldest first, so the last one written wins
             latest[r.turn_id] = FeedbackRecord(

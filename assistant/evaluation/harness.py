@@ -28,7 +28,7 @@ from assistant.evaluation.splits import SPLITS, split_of
 from assistant.evaluation.suites import read_toml
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
-INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path", "embedding_backend")
+INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path", "embedding_backend", "index_embedding_backend")
 SHOWN_SETTINGS = ("llm", "retrieval", "k", "chunk_tokens", "chunk_overlap", "abstain_threshold", "evidence_sentences")
 
 
@@ -251,7 +251,8 @@ def run_suites(
 
     Returns:
         ``({suite name: result}, ["suite: failure", ...])``; each result also
-        carries ``"suite"`` and its own ``"threshold_failures"``.
+        carries ``"suite"``, its own ``"threshold_failures"`` and the users'
+        ratings so far, ``"feedback"`` (``feedback_counts``).
     """
     results: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
@@ -264,7 +265,38 @@ def run_suites(
         result["threshold_failures"] = check_thresholds(gate_metrics(result), bounds) if bounds else []
         failures += [f"{suite.name}: {f}" for f in result["threshold_failures"]]
         results[suite.name] = result
+    counts = feedback_counts()
+    for result in results.values():
+        result["feedback"] = counts
     return results, failures
+
+
+def feedback_counts(settings: Any = None) -> dict[str, Any]:
+    """The users' ratings so far (as ``assistant feedback`` counts them), for the report.
+
+    Reads the configured conversations database (ASSISTANT_DATA_DIR or
+    ASSISTANT_DATABASE_URL) only when there is one: an eval never creates it,
+    and a database it cannot read gives zeros with the reason, not a failed run.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from assistant.conversations.store import ConversationStore
+    from assistant.settings import load_settings
+
+    url = (settings or load_settings()).conversations_url
+    counts: dict[str, Any] = {"up": 0, "down": 0, "down_with_correction": 0, "weeks": {}}
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return counts
+    store = ConversationStore(url)
+    try:
+        return store.feedback_counts()
+    except (AssistantError, SQLAlchemyError) as exc:
+        return {**counts, "error": f"feedback not read: {str(exc).splitlines()[0][:200]}"}
+    finally:
+        store.close()
 
 
 def _index_dir(cache: Path, settings: Any, corpus: list[Path]) -> Path:
@@ -285,15 +317,20 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_
         overrides.setdefault("llm_threads", llm_threads)
     settings = load_settings(**overrides)
     settings = settings.model_copy(update={"index_dir": _index_dir(cache, settings, corpus)})
-    encoder = embeddings
+    encoder = index_encoder = embeddings
     if encoders is not None:
         from assistant.models.embeddings import get_embeddings
 
-        key = (settings.embedding_backend, settings.embedding_model_path)
-        if key not in encoders:
-            encoders[key] = get_embeddings(settings)
-        encoder = encoders[key]
-    assistant = Assistant(settings, embeddings=encoder, chat_model=chat_models.get(settings.llm))
+        def encoder_for(backend: str) -> Any:
+            key = (backend, settings.embedding_model_path)
+            if key not in encoders:
+                encoders[key] = get_embeddings(settings.model_copy(update={"embedding_backend": backend}))
+            return encoders[key]
+
+        encoder = encoder_for(settings.embedding_backend)
+        index_encoder = encoder_for(settings.index_embedding_backend or settings.embedding_backend)
+    assistant = Assistant(settings, embeddings=encoder, index_embeddings=index_encoder,
+                          chat_model=chat_models.get(settings.llm))
     t0 = time.perf_counter()
     report = assistant.ingest(corpus)
     if report.errors:

@@ -146,12 +146,25 @@ def render_markdown(result: dict[str, Any]) -> str:
                   "Items are split by a fixed hash of their id (`assistant/evaluation/splits.py`). "
                   "Tune on dev; test is only reported, so its items are not listed below.", "",
                   split_table(runs), ""]
+    if result.get("feedback") is not None:
+        lines += ["## User feedback", "", feedback_line(result["feedback"]), ""]
     agreement = result.get("judge_agreement")
     if agreement:
         lines += _judge_section(agreement, result.get("judge_agreement_by_split"))
     for i, run in enumerate(runs):
         lines += _items_section(run, collapsed=i > 0)
     return "\n".join(lines) + "\n"
+
+
+def feedback_line(counts: dict[str, Any]) -> str:
+    """Users' ratings in one sentence: totals, corrections, the last weeks."""
+    weeks = list(counts.get("weeks", {}).items())[-6:]
+    by_week = "; ".join(f"{w}: {c['up']} up, {c['down']} down" for w, c in weeks)
+    return (f"Ratings saved by users (`assistant feedback`, latest per answer): {counts['up']} up, "
+            f"{counts['down']} down, {counts['down_with_correction']} of them with a correction "
+            "(`assistant feedback export --out FILE` makes those gold lines)."
+            + (f" By ISO week: {by_week}." if by_week else "")
+            + (f" ({counts['error']})" if counts.get("error") else ""))
 
 
 def split_table(runs: list[dict[str, Any]]) -> str:
@@ -292,7 +305,7 @@ def write_suites_report(results: dict[str, dict[str, Any]], out_dir: str | Path)
             write_report(result, tmp / name)
         summary = {name: {"runs": [{"name": r["name"], "metrics": r["metrics"], "splits": r.get("splits")}
                                    for r in result["runs"]],
-                          "judge_agreement": _judge_brief(result)}
+                          "judge_agreement": _judge_brief(result), "feedback": result.get("feedback")}
                    for name, result in results.items()}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "summary.md").write_text(render_summary(results), encoding="utf-8")
@@ -348,6 +361,9 @@ def render_summary(results: dict[str, dict[str, Any]]) -> str:
     for suite, result in results.items():
         lines.append(f"- **{suite}**: `{result['gold'].get('path')}` ({result['gold']['n_items']} items) "
                      f"over {', '.join(f'`{c}`' for c in result['corpus'])}")
+    feedback = next((r["feedback"] for r in results.values() if r.get("feedback") is not None), None)
+    if feedback is not None:
+        lines += ["", feedback_line(feedback)]
     lines += ["", summary_table(results), "", "## Support judge vs hand labels", "",
               "| suite | part | n | accuracy | kappa | FP | FN |", "|---|---|---:|---:|---:|---:|---:|"]
     for suite, result in results.items():

@@ -1,9 +1,10 @@
 """One server: the JSON HTTP API (FastAPI) with the Gradio chat mounted at ``/``.
 
-This module only assembles the app; the routes live in ``routes`` (``/api``)
-and ``openai_routes`` (``/v1``), errors become JSON in ``error_responses``,
-and every answer goes through one ``AnswerService`` (validation, lock,
-generator check) whichever surface asks. ``run_server`` refuses to listen
+This module only assembles the app; the routes live in ``routes`` (``/api``),
+``conversation_routes`` (``/api/conversations``, ``/api/feedback``) and
+``openai_routes`` (``/v1``), errors become JSON in ``error_responses``, and
+every answer goes through one ``AnswerService`` (validation, lock, generator
+check) whichever surface asks. ``run_server`` refuses to listen
 beyond loopback without a token.
 """
 
@@ -13,9 +14,10 @@ from fastapi import FastAPI
 
 from assistant.assistant import Assistant
 from assistant.errors import ConfigError
-from assistant.web import openai_routes, routes
+from assistant.web import conversation_routes, openai_routes, routes
 from assistant.web.auth import LOOPBACK, add_token_auth
 from assistant.web.error_responses import install_error_handlers
+from assistant.web.owner import add_browser_session
 from assistant.web.ratelimit import RateLimitMiddleware
 from assistant.web.service import AnswerService
 
@@ -38,14 +40,17 @@ def create_app(assistant: Assistant | None = None, with_ui: bool = True) -> Fast
     app.state.assistant = assistant
     app.state.service = service
     install_error_handlers(app)
-    # Both routers before the '/' mount, which would shadow them.
+    # Every router before the '/' mount, which would shadow them.
     app.include_router(routes.router)
+    app.include_router(conversation_routes.router)
     app.include_router(openai_routes.router)
     # Before mounting the chat at '/', which would shadow the login route.
     token = assistant.settings.api_token
     if token is not None and token.get_secret_value():
         # /v1 checks the bearer token itself, in the error shape OpenAI clients parse.
         add_token_auth(app, token.get_secret_value(), self_guarded=openai_routes.GUARDED_PATHS)
+    else:
+        add_browser_session(app)  # no token: each browser's conversations are its own
     if with_ui:
         app = _mount_chat(app, assistant, service)
     # Outermost: remote clients over their budget get a quick 429 (loopback is exempt),

@@ -5,6 +5,7 @@ Each route is a thin adapter: answers go through the app's ``AnswerService``
 MCP), everything else through its ``Assistant``. Both are read from
 ``request.app.state``, which ``create_app`` fills. Errors are raised, not
 returned, so the handlers in ``error_responses`` give them one shape.
+Saved conversations and feedback have their own router, ``conversation_routes``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from assistant.answer import Answer
 from assistant.assistant import Assistant
 from assistant.settings import LOCAL_GENERATORS
 from assistant.web.error_responses import describe_error
+from assistant.web.owner import request_owner
 from assistant.web.service import AnswerEvent, AnswerService, FieldError, shared_service
 from assistant.web.uploads import copy_capped, ingest_uploads
 
@@ -51,6 +53,11 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve (default: ASSISTANT_K).")
     history: list[Turn] | None = Field(None, description="Earlier turns, oldest first; follow-ups are condensed with them.")
     generator: Literal["llamacpp", "extractive"] | None = Field(None, description="Generator for this question (default: ASSISTANT_LLM).")
+    conversation_id: str | None = Field(
+        None,
+        description="A saved conversation (POST /api/conversations): its turns are the history (``history`` "
+        "is then ignored) and the answer is saved as its next turn.",
+    )
 
     def turns(self) -> list[dict[str, Any]]:
         return [t.model_dump() for t in self.history or []]
@@ -95,19 +102,36 @@ def suggestions(assistant: AssistantDep) -> list[str]:
     return assistant.suggested_questions()
 
 
+def answer_body(answer: Answer) -> dict[str, Any]:
+    """``Answer.to_dict()`` plus top-level ``turn_id`` and ``conversation_id`` (null outside a
+    conversation), so a client can rate the answer without digging into ``metadata``."""
+    body = answer.to_dict()
+    body["turn_id"] = answer.metadata.get("turn_id")
+    body["conversation_id"] = answer.metadata.get("conversation_id")
+    return body
+
+
 @router.post("/ask", tags=["answers"])
-def ask(req: AskRequest, service: ServiceDep) -> dict[str, Any]:
-    """Answer a question; the body is ``Answer.to_dict()``."""
-    return service.ask(req.question, k=req.k, history=req.turns(), generator=req.generator).to_dict()
+def ask(req: AskRequest, service: ServiceDep, request: Request) -> dict[str, Any]:
+    """Answer a question; the body is ``Answer.to_dict()`` plus ``turn_id`` and ``conversation_id``."""
+    answer = service.ask(
+        req.question, k=req.k, history=req.turns(), generator=req.generator,
+        conversation_id=req.conversation_id, owner=request_owner(request),
+    )
+    return answer_body(answer)
 
 
 @router.post("/ask/stream", tags=["answers"])
-def ask_stream(req: AskRequest, service: ServiceDep) -> StreamingResponse:
+def ask_stream(req: AskRequest, service: ServiceDep, request: Request) -> StreamingResponse:
     """Server-sent events: ``token`` events (JSON strings: the answer's sentences, each sent once
     it is verified; joined they are the answer's ``text``), then one ``answer`` event
-    (``Answer.to_dict()``), or an ``error`` event ``{"error", "code", "status"}``."""
-    # Opened before responding: bad input, index and busy errors become a plain 4xx/503.
-    events = service.open_stream(req.question, k=req.k, history=req.turns(), generator=req.generator)
+    (the body ``/api/ask`` returns), or an ``error`` event ``{"error", "code", "status"}``."""
+    # Opened before responding: bad input, an unknown conversation, index and busy errors
+    # become a plain 4xx/503.
+    events = service.open_stream(
+        req.question, k=req.k, history=req.turns(), generator=req.generator,
+        conversation_id=req.conversation_id, owner=request_owner(request),
+    )
     return StreamingResponse(
         _sse_events(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -121,7 +145,7 @@ def _sse_events(events: Generator[AnswerEvent, None, None]) -> Iterator[str]:
     """The answer stream as SSE; a failure mid-stream is an ``error`` event (the status is sent)."""
     try:
         for event in events:
-            yield _sse("answer", event.to_dict()) if isinstance(event, Answer) else _sse("token", event)
+            yield _sse("answer", answer_body(event)) if isinstance(event, Answer) else _sse("token", event)
     except Exception as exc:
         report = describe_error(exc)
         yield _sse("error", {"error": report.message, "code": report.code, "status": report.status})
