@@ -45,18 +45,29 @@ class Assistant:
         settings: Settings | None = None,
         *,
         embeddings: Any = None,
+        index_embeddings: Any = None,
         chat_model: Any = None,
         chroma_client: Any = None,
         **overrides: Any,
     ) -> None:
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
+        # Two roles: ``embeddings`` ranks sentences and feeds the support judge (their
+        # thresholds were chosen on its scores); ``index_embeddings`` encodes the chunk
+        # index for dense retrieval. The same encoder unless ASSISTANT_INDEX_EMBEDDING_BACKEND says otherwise.
         self.embeddings = embeddings or get_embeddings(self.settings)
+        self.index_embeddings = index_embeddings or self._index_encoder()
         self._chat_model = chat_model
         self._chat_model_loaded = chat_model is not None
-        self.index = Index(self.settings, self.embeddings, client=chroma_client)
+        self.index = Index(self.settings, self.index_embeddings, client=chroma_client)
         self._lock = threading.Lock()
         self._other_models: dict[str, Any] = {}
         self._conversations: ConversationStore | None = None
+
+    def _index_encoder(self) -> Any:
+        backend = self.settings.index_embedding_backend
+        if backend is None or backend == self.settings.embedding_backend:
+            return self.embeddings
+        return get_embeddings(self.settings.model_copy(update={"embedding_backend": backend}))
 
     # ----- lazily built parts ---------------------------------------------------
     @property
@@ -90,7 +101,7 @@ class Assistant:
         """Our hybrid retriever as a LangChain ``BaseRetriever``."""
         return HybridRetriever(
             index=self.index,
-            embeddings=self.embeddings,
+            embeddings=self.index_embeddings,
             k=k or self.settings.k,
             mode=mode or self.settings.retrieval,
         )
@@ -218,11 +229,13 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the encoder, the index and the chat model now rather than on the first question."""
         self.embeddings.warm_up()
+        if self.index_embeddings is not self.embeddings:
+            self.index_embeddings.warm_up()
         self.index.manifest()  # manifest + persisted BM25 index
         # Opening Chroma (client, collection, HNSW segment) costs 1-3 s: pay it here,
         # not in the first user's question.
         if not self.index.is_empty():
-            self.index.dense_search(self.embeddings.embed_query("warm up"), 1)
+            self.index.dense_search(self.index_embeddings.embed_query("warm up"), 1)
         language.warm_up()
         antonyms.antonyms("warm")  # WordNet's antonym table (built once per machine, then read)
         model = self.chat_model

