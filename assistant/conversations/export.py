@@ -38,6 +38,8 @@ def _feedback_line(feedback: FeedbackRecord) -> str:
         parts.append(f"comment: {feedback.comment}")
     if feedback.correction:
         parts.append(f"correction: {feedback.correction}")
+    if feedback.facts:
+        parts.append("must contain: " + "; ".join(feedback.facts))
     return " — ".join(parts)
 
 

@@ -1,17 +1,22 @@
-"""The Gradio chat: streamed answers with citation chips, a sources panel and uploads.
+"""The Gradio chat: streamed answers with citation chips, a sources panel, uploads,
+saved conversations and feedback.
 
-This module wires the chat together: ``layout`` places the components,
-``handlers`` says what happens on each action, and here each event is tied
-to its handler. Clicking a chip or a source opens the full document at the
-cited span; that viewer and the copy buttons live in ``static/chat.js`` and
-read the JSON API. Two programmatic endpoints (``/ask``, ``/chat``) serve
-``gradio_client`` through the same answering service as the chat.
+This module wires the chat together: ``layout`` and ``panels`` place the
+components, ``handlers``, ``conversations`` and ``feedback`` say what happens
+on each action, and here each event is tied to its handler. Every handler
+returns a ``View``, so every event has the same outputs (``view_components``).
+Clicking a chip or a source opens the full document at the cited span; that
+viewer, the copy buttons and the sidebar's phone behaviour live in
+``static/chat.js``, which reads the JSON API. Two programmatic endpoints
+(``/ask``, ``/chat``) serve ``gradio_client`` through the same answering
+service as the chat; they do not save conversations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -20,6 +25,7 @@ from assistant.assistant import Assistant
 from assistant.errors import AssistantError
 from assistant.web.chat.handlers import ChatHandlers
 from assistant.web.chat.layout import ChatLayout, build_layout
+from assistant.web.chat.view import view_components
 from assistant.web.service import AnswerService
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -45,29 +51,59 @@ def build_ui(assistant: Assistant, service: AnswerService | None = None) -> gr.B
         _wire(layout, handlers)
         # A lambda on purpose: Gradio numbers unnamed endpoints (lambda_N) in order, and the
         # document list's load event after it is a public one (/lambda_5) that must keep its name.
+        # Then the sidebar, and the conversation this browser had open (after the suggestions,
+        # which an open conversation's follow-ups replace).
         demo.load(lambda: handlers.opening_suggestions(), None, [layout.sugg_title, *layout.suggestions],
-                  api_visibility="private")
+                  api_visibility="private").then(
+            handlers.conversations.restore, layout.open_id, view_components(layout), api_visibility="private",
+            show_progress="hidden",
+        )
         _register_api(service)
     return demo
 
 
 def _wire(ui: ChatLayout, handlers: ChatHandlers) -> None:
     """Tie each user action to its handler (the browser's own endpoints, kept private)."""
-    inputs, outputs = ui.answer_inputs(), ui.answer_outputs()
-    ui.question.submit(handlers.respond, inputs, outputs, api_visibility="private")
-    ui.send.click(handlers.respond, inputs, outputs, api_visibility="private")
+    view = view_components(ui)
+    inputs = ui.answer_inputs()
+    # The spinner only on the chat and the sources: the sidebar stays usable while answering.
+    answering: dict[str, Any] = {
+        "outputs": view, "api_visibility": "private", "show_progress_on": [ui.chatbot, ui.sources],
+    }
+    ui.question.submit(handlers.respond, inputs, **answering)
+    ui.send.click(handlers.respond, inputs, **answering)
     for button in ui.suggestions:
         # Put the suggestion in the box at once (no queue), then answer it like a typed question.
         button.click(lambda q: q, button, ui.question, api_visibility="private", queue=False).then(
-            handlers.respond, inputs, outputs, api_visibility="private"
+            handlers.respond, inputs, **answering
         )
-    ui.clear.click(handlers.clear, None, ui.cleared(), api_visibility="private")
-    ui.chatbot.clear(handlers.clear, None, ui.cleared(), api_visibility="private")  # the chat's own trash icon
+    quick: dict[str, Any] = {"outputs": view, "api_visibility": "private", "show_progress": "hidden"}
+    ui.clear.click(handlers.clear, None, **quick)
+    ui.chatbot.clear(handlers.clear, None, **quick)  # the chat's own trash icon
     ui.generator.change(handlers.service.prepare, ui.generator, None, api_visibility="private", queue=False)
     ui.upload.click(
         handlers.upload, ui.files, [ui.upload_status, ui.documents, ui.files], api_visibility="private",
         show_progress_on=ui.upload_status,
     )
+    _wire_conversations(ui, handlers, quick)
+
+
+def _wire_conversations(ui: ChatLayout, handlers: ChatHandlers, quick: dict[str, Any]) -> None:
+    """The sidebar and the feedback form."""
+    panel, form = ui.panel, ui.feedback
+    conversations, feedback = handlers.conversations, handlers.feedback
+    panel.new.click(conversations.new, None, **quick)
+    panel.listing.input(conversations.open, panel.listing, **quick)  # .input: a user's pick, not our updates
+    panel.rename.click(conversations.rename, [ui.open_id, panel.title], **quick)
+    panel.title.submit(conversations.rename, [ui.open_id, panel.title], **quick)
+    panel.delete.click(conversations.ask_delete, None, **quick)
+    panel.cancel_delete.click(conversations.keep, None, **quick)
+    panel.confirm_delete.click(conversations.delete, ui.open_id, **quick)
+    ui.chatbot.like(feedback.rate, [ui.turns, ui.open_id], **quick)
+    form.send.click(
+        feedback.send, [form.target, ui.turns, ui.open_id, form.comment, form.correction, form.facts], **quick
+    )
+    form.close.click(feedback.close, None, **quick)
 
 
 def _register_api(service: AnswerService) -> None:

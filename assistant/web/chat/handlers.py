@@ -1,16 +1,18 @@
-"""What the chat does when the user acts: ask (streamed), clear, upload, suggest questions.
+"""What the chat does when the user acts: ask (streamed), start over, upload, suggest questions.
 
 Answers go through the server's ``AnswerService``, so the chat gets the same
-validation, lock and generator check as the JSON API, ``/v1`` and MCP. The
-handlers return Gradio updates in the order of ``ChatLayout``'s lists; an
-output a step does not change is ``gr.skip()``, so Gradio leaves it alone.
+validation, lock and generator check as the JSON API, ``/v1`` and MCP. Each
+question goes into the open conversation (a new one for the first question),
+so the service reads the follow-up's history from the saved turns and saves
+the answer as the next one. The handlers return ``View``s: only the
+components they name change.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +21,21 @@ import gradio as gr
 from assistant.answer import Answer
 from assistant.assistant import Assistant
 from assistant.errors import AssistantError
-from assistant.web.chat.layout import SUGGESTION_SLOTS
+from assistant.web.chat.conversations import ConversationHandlers
+from assistant.web.chat.feedback import FeedbackHandlers
 from assistant.web.chat.render import (
     render_answer,
     render_documents,
     render_error,
-    render_sources_panel,
+    render_notice,
+    render_sources_for,
     render_streaming,
     render_upload_report,
     render_user,
 )
+from assistant.web.chat.saved import chat_update, history_of, turn_ref
+from assistant.web.chat.session import owner_of
+from assistant.web.chat.view import KEEP, View, suggestion_updates
 from assistant.web.service import AnswerEvent, AnswerService
 from assistant.web.uploads import ingest_uploads
 
@@ -36,38 +43,13 @@ log = logging.getLogger(__name__)
 Outputs = tuple[Any, ...]
 
 
-def suggestion_updates(questions: list[str], title: str) -> list[Any]:
-    """The suggestion title and buttons showing ``questions`` (unused buttons hidden)."""
-    questions = questions[:SUGGESTION_SLOTS]
-    head = gr.update(value=f'<div class="sugg-title">{title}</div>' if questions else "", visible=bool(questions))
-    buttons = [
-        gr.update(value=questions[i], visible=True) if i < len(questions) else gr.update(value="", visible=False)
-        for i in range(SUGGESTION_SLOTS)
-    ]
-    return [head, *buttons]
-
-
-def _outputs(
-    chat: list | None = None,
-    history: list | None = None,
-    sources: str | None = None,
-    box: str | None = None,
-    suggestions: list[Any] | None = None,
-) -> Outputs:
-    """``respond``'s outputs (``ChatLayout.answer_outputs``): None leaves a component as it is."""
-    skip = gr.skip()
-    return (
-        skip if chat is None else chat,
-        skip if history is None else history,
-        skip if sources is None else sources,
-        skip if box is None else box,
-        *(suggestions if suggestions is not None else (skip,) * (SUGGESTION_SLOTS + 1)),
-        skip if chat is None else list(chat),  # the transcript state keeps its own copy
-    )
-
-
 def _assistant_turn(html: str) -> dict[str, str]:
     return {"role": "assistant", "content": html}
+
+
+def _streamed(transcript: list, **changes: Any) -> Outputs:
+    """The chat showing ``transcript`` (and its own copy in the transcript state), plus ``changes``."""
+    return View(chatbot=list(transcript), transcript=list(transcript), **changes).outputs()
 
 
 class ChatHandlers:
@@ -76,6 +58,8 @@ class ChatHandlers:
     def __init__(self, assistant: Assistant, service: AnswerService) -> None:
         self.assistant = assistant
         self.service = service
+        self.conversations = ConversationHandlers(assistant, self.opening_suggestions)
+        self.feedback = FeedbackHandlers(assistant, self.conversations)
 
     def go_deeper(self) -> list[str]:
         """The corpus's own questions; none when the index cannot be read."""
@@ -89,20 +73,42 @@ class ChatHandlers:
         return suggestion_updates(self.go_deeper(), "Go deeper")
 
     def respond(
-        self, message: str, transcript: list, history: list, k: float, generator: str | None
+        self,
+        message: str,
+        transcript: list,
+        turns: list,
+        open_id: str | None,
+        k: float,
+        generator: str | None,
+        request: gr.Request,
     ) -> Iterator[Outputs]:
-        """Answer ``message``: show it, stream its verified sentences, then the cited answer and its sources."""
+        """Answer ``message`` in the open conversation: show it, stream its verified sentences,
+        then the cited answer, its sources, and the sidebar with the conversation saved."""
         message = (message or "").strip()
         if not message:
-            yield _outputs()
+            yield View().outputs()
             return
+        owner = owner_of(self.assistant.settings, request)
+        conversation_id, created, not_saved = self.conversations.for_question(open_id, owner)
+        # A saved conversation's history is read from the store; an unsaved chat's from the screen.
+        history = None if conversation_id else history_of(turns)
+        turns = [*turns, turn_ref(None, message, "")]
         transcript = [*transcript, {"role": "user", "content": render_user(message)},
                       _assistant_turn(render_streaming(""))]
-        yield _outputs(transcript, box="", suggestions=suggestion_updates([], ""))
-        events = self.service.stream(message, k=int(k) if k else None, history=history, generator=generator)
+        yield _streamed(
+            transcript, turns=turns, question="", suggestions=suggestion_updates([], ""),
+            open_id=conversation_id if created else KEEP,  # a reload while answering comes back here
+            panel_status=render_notice(not_saved, "warn") if not_saved else KEEP,
+        )
+        events = self.service.stream(message, k=int(k) if k else None, history=history, generator=generator,
+                                     conversation_id=conversation_id, owner=owner)
         answer = yield from self._stream_sentences(events, transcript)
-        if answer is not None:
-            yield self._finished(message, answer, transcript, history)
+        if answer is None:
+            if created and conversation_id:  # nothing was saved in it: do not list an empty conversation
+                self.conversations.discard(conversation_id, owner)
+                yield View(open_id=None).outputs()
+            return
+        yield self._finished(message, answer, transcript, turns, conversation_id, owner)
 
     def _stream_sentences(
         self, events: Iterator[AnswerEvent], transcript: list
@@ -121,35 +127,37 @@ class ChatHandlers:
                 # One update per sentence (a handful per answer), each shown as soon as it is verified.
                 partial += event
                 transcript[-1] = _assistant_turn(render_streaming(partial))
-                yield _outputs(transcript)
+                yield _streamed(transcript)
         except AssistantError as exc:
             transcript[-1] = _assistant_turn(render_error(str(exc)))
-            yield _outputs(transcript, suggestions=self.opening_suggestions())
+            yield _streamed(transcript, suggestions=self.opening_suggestions())
             return None
         except Exception as exc:  # a bug must not leave the chat spinning
             log.exception("answering failed")
             transcript[-1] = _assistant_turn(render_error(f"Something went wrong: {type(exc).__name__}: {exc}"))
-            yield _outputs(transcript)
+            yield _streamed(transcript)
             return None
         return answer
 
-    def _finished(self, message: str, answer: Answer, transcript: list, history: list) -> Outputs:
-        """The cited answer, the sources panel, and follow-up questions to offer."""
+    def _finished(
+        self, message: str, answer: Answer, transcript: list, turns: list, conversation_id: str | None, owner: str
+    ) -> Outputs:
+        """The cited answer, the sources panel, follow-up questions, and the conversation saved in the sidebar."""
         transcript[-1] = _assistant_turn(render_answer(answer))
-        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": answer.text}]
-        texts = {}
-        for source in {c.source for c in answer.citations}:
-            with contextlib.suppress(AssistantError):
-                texts[source] = self.assistant.document_text(source)
+        turns[-1] = turn_ref(answer.metadata.get("turn_id"), message, answer.text)
         if answer.follow_ups:
             follow = suggestion_updates(answer.follow_ups, "Follow-up questions")
         else:  # e.g. after an abstention: offer the corpus's own questions again
             follow = self.opening_suggestions()
-        return _outputs(transcript, history, render_sources_panel(answer, texts), suggestions=follow)
+        view = View(chatbot=chat_update(transcript, turns), transcript=list(transcript), turns=turns,
+                    sources=render_sources_for(self.assistant, answer), suggestions=follow)
+        if conversation_id:
+            view = replace(view, open_id=conversation_id, **self.conversations.after_answer(conversation_id, owner))
+        return view.outputs()
 
     def clear(self) -> Outputs:
-        """An empty chat (``ChatLayout.cleared``)."""
-        return [], [], [], render_sources_panel(None, {}), "", *self.opening_suggestions()
+        """An empty chat with no conversation open: the next question starts a new one."""
+        return self.conversations.new()
 
     def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> Outputs:  # noqa: B008
         """Index the chosen files; the report, the refreshed document list, and an emptied picker."""

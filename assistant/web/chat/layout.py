@@ -1,6 +1,7 @@
 """Where everything sits in the chat: the components, and nothing they do.
 
-The conversation, suggested questions and the composer on the left, with the
+The saved conversations in a sidebar (``panels``); the conversation, its
+feedback form, suggested questions and the composer in the middle, with the
 settings and the upload panel folded below; the sources of the latest answer
 on the right (below on a phone). The ``elem_id``s are what ``static/chat.css``,
 ``static/chat.js`` and the browser tests find, so they are part of the page's
@@ -17,11 +18,19 @@ import gradio as gr
 
 from assistant.assistant import Assistant
 from assistant.settings import LOCAL_GENERATORS
+from assistant.web.chat.panels import (
+    ConversationPanel,
+    FeedbackForm,
+    conversation_panel,
+    feedback_form,
+)
 from assistant.web.chat.render import render_documents, render_sources_panel
 from assistant.web.uploads import UPLOAD_SUFFIXES, human_bytes
 
 #: Suggested questions shown at once (the buttons exist up front and are hidden when unused).
 SUGGESTION_SLOTS = 4
+#: Where the browser keeps the open conversation's id, so a reload returns to it.
+OPEN_CONVERSATION_KEY = "assistant-open-conversation"
 HEADER = (
     '<header class="app-header"><h1>Ask the documents</h1>'
     "<p>Every sentence of an answer cites the exact source text. Click a number to read it in context.</p></header>"
@@ -33,7 +42,10 @@ class ChatLayout:
     """The components the handlers read and write."""
 
     transcript: gr.State  # the chat as shown (rendered HTML turns)
-    history: gr.State  # the chat as the core condenses it (plain text turns)
+    turns: gr.State  # one dict per answer shown: its saved turn id, question, text and rating
+    open_id: gr.BrowserState  # the open conversation's id, kept in the browser across reloads
+    panel: ConversationPanel
+    feedback: FeedbackForm
     chatbot: gr.Chatbot
     sugg_title: gr.HTML
     suggestions: list[gr.Button]
@@ -50,23 +62,17 @@ class ChatLayout:
 
     def answer_inputs(self) -> list[Any]:
         """What ``ChatHandlers.respond`` reads, in its argument order."""
-        return [self.question, self.transcript, self.history, self.k, self.generator]
-
-    def answer_outputs(self) -> list[Any]:
-        """What ``ChatHandlers.respond`` writes, in the order of its tuples."""
-        return [self.chatbot, self.history, self.sources, self.question, self.sugg_title, *self.suggestions,
-                self.transcript]
-
-    def cleared(self) -> list[Any]:
-        """What ``ChatHandlers.clear`` resets, in the order of its tuple."""
-        return [self.chatbot, self.transcript, self.history, self.sources, self.question, self.sugg_title,
-                *self.suggestions]
+        return [self.question, self.transcript, self.turns, self.open_id, self.k, self.generator]
 
 
 def build_layout(assistant: Assistant) -> ChatLayout:
     """Create the chat's components; call inside a ``gr.Blocks`` context."""
+    panel = conversation_panel()
     gr.HTML(HEADER)
-    transcript, history = gr.State([]), gr.State([])
+    transcript, turns = gr.State([]), gr.State([])
+    # The id is not a secret (every read checks the owner), so a fixed key lets it
+    # survive a server restart; Gradio's default is a random key per start.
+    open_id = gr.BrowserState(None, storage_key=OPEN_CONVERSATION_KEY, secret=OPEN_CONVERSATION_KEY)
     with gr.Row(equal_height=False, elem_id="main-row"):
         with gr.Column(scale=3, min_width=320, elem_id="chat-col"):
             parts = _conversation()
@@ -75,7 +81,7 @@ def build_layout(assistant: Assistant) -> ChatLayout:
         with gr.Column(scale=2, min_width=280, elem_id="sources-col"):
             gr.HTML('<h2 class="panel-title">Sources</h2>')
             parts["sources"] = gr.HTML(render_sources_panel(None, {}), elem_id="sources")
-    return ChatLayout(transcript=transcript, history=history, **parts)
+    return ChatLayout(transcript=transcript, turns=turns, open_id=open_id, panel=panel, **parts)
 
 
 def _conversation() -> dict[str, Any]:
@@ -87,11 +93,12 @@ def _conversation() -> dict[str, Any]:
         max_height="62vh",
         latex_delimiters=[],
         buttons=[],
-        feedback_options=None,
+        feedback_options=("Like", "Dislike"),  # thumbs on every answer; ``feedback`` stores them
         render_markdown=True,
         sanitize_html=True,
         placeholder="<div class='chat-empty'>Ask about the documents, or start with a question below.</div>",
     )
+    form = feedback_form()
     sugg_title = gr.HTML("", elem_id="sugg-title", visible=False)
     with gr.Row(elem_id="suggestions"):
         suggestions = [
@@ -110,8 +117,9 @@ def _conversation() -> dict[str, Any]:
         )
         send = gr.Button("Ask", variant="primary", scale=0, min_width=72, elem_id="send")
     with gr.Row(elem_id="chat-tools"):
-        clear = gr.Button("Clear chat", size="sm", scale=0, min_width=100, elem_id="clear")
-    return {"chatbot": chatbot, "sugg_title": sugg_title, "suggestions": suggestions, "question": question,
+        # Starts a new conversation: the one on screen stays saved in the sidebar.
+        clear = gr.Button("New conversation", size="sm", scale=0, min_width=150, elem_id="clear")
+    return {"chatbot": chatbot, "feedback": form, "sugg_title": sugg_title, "suggestions": suggestions, "question": question,
             "send": send, "clear": clear}
 
 

@@ -8,11 +8,14 @@ in a document is shown as text. The browser script (static/chat.js) reads only
 
 from __future__ import annotations
 
+import contextlib
 import re
 from html import escape
+from typing import Any
 from urllib.parse import quote
 
 from assistant.answer import Answer, Citation
+from assistant.errors import AssistantError
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 CONTEXT_CHARS = 140
@@ -172,6 +175,33 @@ def render_sources_panel(answer: Answer | None, texts: dict[str, str]) -> str:
             f'<span class="ctx">{_text(after)}</span></div></li>'
         )
     return f'<ol class="sources-list">{"".join(cards)}</ol>'
+
+
+def render_sources_for(assistant: Any, answer: Answer) -> str:
+    """The sources panel of ``answer``, each span shown in its document's text where it can be read."""
+    texts = {}
+    for source in {c.source for c in answer.citations}:
+        with contextlib.suppress(AssistantError):
+            texts[source] = assistant.document_text(source)
+    return render_sources_panel(answer, texts)
+
+
+def render_notice(message: str, kind: str = "ok") -> str:
+    """A one-line status message (``ok``, ``err`` or ``warn``) under a panel or form."""
+    return f'<div class="notice {_attr(kind)}" role="status">{_text(message)}</div>'
+
+
+def render_feedback_head(question: str, rating: str) -> str:
+    """The feedback form's heading: the rating just saved, the question it is about, what to add."""
+    if rating == "down":
+        badge, hint = "Saved: not helpful", "What should it have said? A correction becomes a test question."
+    else:
+        badge, hint = "Saved: helpful", "Anything to add? A comment is optional."
+    return (
+        f'<div class="fb-head"><span class="fb-badge {_attr(rating)}">{badge}</span>'
+        f'<div class="fb-question">About: \u201c{_text(question)}\u201d</div>'
+        f'<div class="fb-hint">{hint}</div></div>'
+    )
 
 
 def render_documents(assistant) -> str:

@@ -1,4 +1,4 @@
-// Browser side of the chat: the document viewer, citation chips and copy buttons.
+// Browser side of the chat: the document viewer, citation chips, copy buttons and the sidebar.
 // Document text is only ever inserted with textContent, never as HTML.
 if (window.__assistantChat) return;
 window.__assistantChat = true;
@@ -124,5 +124,39 @@ document.addEventListener("keydown", (e) => {
   if ((e.key === "Enter" || e.key === " ") && e.target.closest && e.target.closest(".source-card")) {
     e.preventDefault();
     activate(e.target);
+  }
+});
+
+// The conversations sidebar. On a phone Gradio shows it full-screen, so it starts
+// closed there and closes again once a conversation is picked; on a desktop it is
+// measured again once it has its width (Gradio measures it when it mounts, which
+// can be too early, and then does not move the page over to make room).
+const PHONE = window.matchMedia("(max-width: 768px)");
+
+function closeSidebar() {
+  const bar = document.getElementById("conversations");
+  if (bar && bar.classList.contains("open")) {
+    const toggle = bar.querySelector(".toggle-button");
+    if (toggle) toggle.click();
+  }
+}
+
+function settleSidebar(tries) {
+  if (!document.getElementById("conversations")) {
+    if (tries > 0) setTimeout(() => settleSidebar(tries - 1), 100);
+    return;
+  }
+  if (PHONE.matches) {
+    closeSidebar();
+  } else {
+    window.dispatchEvent(new Event("resize"));
+    setTimeout(() => window.dispatchEvent(new Event("resize")), 400);
+  }
+}
+settleSidebar(100);
+
+document.addEventListener("click", (e) => {
+  if (PHONE.matches && e.target.closest && e.target.closest("#conversation-list label, #new-conversation")) {
+    setTimeout(closeSidebar, 150);  // after the pick has been sent
   }
 });
