@@ -25,6 +25,11 @@ from assistant.settings import GENERATORS
 CHAT_HELP = "Type a question; /rate up|down [comment] rates the last answer, /correct TEXT corrects it, /quit ends."
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 turn``, ``2 turns``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _handle_errors(fn):
     """``assistant.cli._handle_errors``, taken when the command runs (cli imports this module)."""
 
@@ -64,7 +69,7 @@ def chat(resume: str | None, llm: str | None, k: int | None) -> None:
     if resume is not None:
         conversation = store.get(resume, LOCAL_OWNER)
         last_turn = conversation.turns[-1].id if conversation.turns else None
-        click.echo(f"Resuming conversation {conversation.id} ({conversation.turn_count} turns): {conversation.title}")
+        click.echo(f"Resuming conversation {conversation.id} ({_count(conversation.turn_count, 'turn')}): {conversation.title}")
     else:
         conversation = store.create(LOCAL_OWNER)
         last_turn = None
@@ -149,7 +154,7 @@ def _end_chat(store, conversation_id: str, turns: int, new: bool) -> None:
         store.delete(conversation_id, LOCAL_OWNER)
         click.echo(f"Conversation {conversation_id} had no answers and was not kept.")
         return
-    click.echo(f"Conversation {conversation_id} saved ({turns} turns); "
+    click.echo(f"Conversation {conversation_id} saved ({_count(turns, 'turn')}); "
                f"resume with `assistant chat --resume {conversation_id}`.")
 
 
@@ -284,7 +289,7 @@ def feedback_export(out: str) -> None:
                    "(`/correct TEXT` in `assistant chat`, or `assistant feedback add TURN_ID --rating down "
                    "--correction TEXT`).")
         return
-    click.echo(f"Wrote {len(lines)} gold lines to {out} (of {len(down)} down-rated answers; "
+    click.echo(f"Wrote {_count(len(lines), 'gold line')} to {out} (of {_count(len(down), 'down-rated answer')}; "
                "the others have no correction).")
     click.echo(f"Score them with `assistant eval --gold {out}` (add --corpus for your own documents).")
 
