@@ -55,7 +55,8 @@ class Assistant:
         # thresholds were chosen on its scores); ``index_embeddings`` encodes the chunk
         # index for dense retrieval. The same encoder unless ASSISTANT_INDEX_EMBEDDING_BACKEND says otherwise.
         self.embeddings = embeddings or get_embeddings(self.settings)
-        self.index_embeddings = index_embeddings or self._index_encoder()
+        # An injected encoder (a test's fake) serves both roles unless the index's is injected too.
+        self.index_embeddings = index_embeddings or (embeddings if embeddings is not None else self._index_encoder())
         self._chat_model = chat_model
         self._chat_model_loaded = chat_model is not None
         self.index = Index(self.settings, self.index_embeddings, client=chroma_client)
@@ -247,4 +248,13 @@ class Assistant:
             raise IndexStateError(
                 f"The index in {self.settings.index_dir} is empty; run `assistant ingest seeds/` "
                 "(or your own folder) first."
+            )
+        built_with = self.index.manifest().embedding_model
+        if built_with != self.index_embeddings.model_name:
+            # Both encoders give 384 numbers: searching one's vectors with the other's would
+            # return confident nonsense, not an error.
+            raise IndexStateError(
+                f"The index in {self.settings.index_dir} was built with the encoder {built_with!r}, but "
+                f"questions would be encoded with {self.index_embeddings.model_name!r}; run `assistant ingest` "
+                "on your folders to rebuild it (or set ASSISTANT_INDEX_EMBEDDING_BACKEND back)."
             )
