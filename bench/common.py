@@ -90,3 +90,15 @@ def make_embeddings(backend: str):
     from assistant.models.embeddings import MiniLMEmbeddings
 
     return MiniLMEmbeddings(backend=backend)
+
+
+def make_index_embeddings(backend: str):
+    """The chunk index's encoder as the product configures it (e5 by default), or the fake one."""
+    if backend == "fake":
+        return make_embeddings("fake")
+    from assistant.models.embeddings import get_embeddings
+    from assistant.settings import Settings
+
+    settings = Settings()
+    chosen = settings.index_embedding_backend or backend
+    return get_embeddings(settings.model_copy(update={"embedding_backend": chosen}))

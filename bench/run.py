@@ -35,7 +35,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from common import BIN, PYTHON, ROOT, bench_env, make_embeddings, run_json  # noqa: E402
+from common import BIN, PYTHON, ROOT, bench_env, make_embeddings, make_index_embeddings, run_json  # noqa: E402
 from corpus import write_corpus  # noqa: E402
 from schema import evaluate_targets, validate_report  # noqa: E402
 
@@ -311,9 +311,10 @@ def bench_retrieval(cfg: dict, work: Path, default: str, ingest: dict) -> dict:
 def seeds_index(work: Path, backend: str) -> Path:
     from assistant import Assistant
 
-    index_dir = work / f"seeds-{backend}"
+    index_dir = work / f"seeds-{backend}-index-default"
     if not (index_dir / "manifest.json").exists():
-        Assistant(index_dir=index_dir, llm="extractive", embeddings=make_embeddings(backend)).ingest([ROOT / "seeds"])
+        Assistant(index_dir=index_dir, llm="extractive", embeddings=make_embeddings(backend),
+                  index_embeddings=make_index_embeddings(backend)).ingest([ROOT / "seeds"])
     return index_dir
 
 
@@ -325,8 +326,10 @@ def bench_answer(cfg: dict, work: Path, backend: str) -> dict:
     out = {}
     generators = ["extractive"] + (["llamacpp"] if cfg["llm"] else [])
     embeddings = make_embeddings(backend)
+    index_embeddings = make_index_embeddings(backend)  # as shipped: e5 for the chunk index
     for generator in generators:
-        assistant = Assistant(index_dir=index_dir, llm=generator, embeddings=embeddings)
+        assistant = Assistant(index_dir=index_dir, llm=generator, embeddings=embeddings,
+                              index_embeddings=index_embeddings)
         t0 = time.perf_counter()
         assistant.warm_up()
         warm_s = time.perf_counter() - t0
@@ -549,9 +552,11 @@ def ours_eval(cfg: dict, work: Path, backend: str, items: list[dict]) -> dict:
 
     index_dir = seeds_index(work, backend)
     embeddings = make_embeddings(backend)
+    index_embeddings = make_index_embeddings(backend)
     out = {}
     for generator in ["extractive"] + (["llamacpp"] if cfg["llm"] else []):
-        assistant = Assistant(index_dir=index_dir, llm=generator, embeddings=embeddings)
+        assistant = Assistant(index_dir=index_dir, llm=generator, embeddings=embeddings,
+                              index_embeddings=index_embeddings)
         rows = []
         for item in items:
             t0 = time.perf_counter()

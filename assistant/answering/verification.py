@@ -129,6 +129,26 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     for word in claim.all_lemmas - span.all_lemmas:
         if antonyms(word) & span.all_lemmas:
             return f"antonym:{word}"
+    swapped = _swapped_doer(claim, span)
+    if swapped:
+        return f"roles:{swapped}"
+    return None
+
+
+def _swapped_doer(claim: Reading, span: Reading) -> str | None:
+    """A verb whose doer the claim and the span name differently while each names the other's.
+
+    "Loudoun refused until Abercrombie approved" against "Abercrombie refused
+    until Loudoun approved" shares every word; only the parse tells who
+    refused. Only a full swap counts: both names appear in both texts, so a
+    claim that merely leaves out a second doer is not vetoed.
+    """
+    for verb in {v for v, _ in claim.doers} & {v for v, _ in span.doers}:
+        mine = {w for v, w in claim.doers if v == verb}
+        theirs = {w for v, w in span.doers if v == verb}
+        only_mine, only_theirs = mine - theirs, theirs - mine
+        if only_mine and only_theirs and only_mine <= span.words and only_theirs <= claim.words:
+            return verb
     return None
 
 

@@ -47,6 +47,9 @@ class Reading:
     entities: tuple[Entity, ...]
     values: frozenset[float]  # every number the text states, in digits or words
     negated: frozenset[str]  # lemmas of the words a negation attaches to ("did not export" -> export)
+    # (verb lemma, proper-noun word) for each name inside the verb's doer: its subject, or the
+    # "by" phrase of a passive. "Saudi purchases exceeded Israel's" -> {("exceed", "saudi")}.
+    doers: frozenset[tuple[str, str]] = frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -131,7 +134,21 @@ def _reading(doc: Any) -> Reading:
         entities=entities,
         values=frozenset(values),
         negated=frozenset(t.head.lemma_.lower() for t in doc if t.dep_ == "neg"),
+        doers=_doers(doc),
     )
+
+
+def _doers(doc: Any) -> frozenset[tuple[str, str]]:
+    """Who does what, from the dependency parse: the names in each verb's subject or agent phrase."""
+    pairs: set[tuple[str, str]] = set()
+    for verb in doc:
+        if verb.pos_ not in ("VERB", "AUX"):
+            continue
+        for child in verb.children:
+            if child.dep_ in ("nsubj", "agent"):  # "nsubjpass" is the one done to, not the doer
+                pairs.update((verb.lemma_.lower(), t.lower_) for t in child.subtree
+                             if t.pos_ == "PROPN" or t.ent_type_ in NAME_LABELS)
+    return frozenset(pairs)
 
 
 def _values(tokens: Any) -> list[float]:

@@ -74,7 +74,7 @@ def test_ingest_in_one_process_is_answered_by_another(chroma_server, reader, tmp
             assert (SEEDS / f"{c.source}.txt").read_text(encoding="utf-8")[c.start : c.end] == c.snippet
     assert not (reader.settings.index_dir / "manifest.json").exists()  # it came from the server
     # Same manifest semantics as the embedded store: nothing changed, nothing re-added.
-    again = Assistant(reader.settings, embeddings=reader.embeddings, index_dir=tmp_path / "third")
+    again = Assistant(reader.settings, embeddings=reader.embeddings, index_embeddings=reader.index_embeddings, index_dir=tmp_path / "third")
     report = again.ingest([SEEDS])
     assert report.added == [] and sorted(report.skipped) == [STORY, EXPLAINER]
 
@@ -87,7 +87,7 @@ def test_a_running_reader_sees_a_later_ingest_and_its_text(chroma_server, reader
         "Zanzibar quartz notes\n\nZanzibar quartz prices doubled in August after a port strike.\n"
     )
     reader.search("Zanzibar quartz prices")  # the reader holds a snapshot from before
-    writer = Assistant(reader.settings, embeddings=reader.embeddings, index_dir=tmp_path / "w2")
+    writer = Assistant(reader.settings, embeddings=reader.embeddings, index_embeddings=reader.index_embeddings, index_dir=tmp_path / "w2")
     assert writer.ingest([folder]).added == ["zanzibar"]
     time.sleep(1.1)  # readers ask the server for a new generation at most once a second
     hits = reader.search("Zanzibar quartz prices")
@@ -115,12 +115,12 @@ def test_restart_keeps_the_data_and_a_stopped_server_is_named(chroma_server, rea
         message = str(err.value)
         assert chroma_server.url in message and "ASSISTANT_CHROMA_URL" in message
         with pytest.raises(BackendError, match="Cannot reach the Chroma server"):
-            Assistant(reader.settings, embeddings=reader.embeddings).ask(GO_DEEPER[0])
+            Assistant(reader.settings, embeddings=reader.embeddings, index_embeddings=reader.index_embeddings).ask(GO_DEEPER[0])
     finally:
         chroma_server.start()
     answer = reader.ask(GO_DEEPER[0])  # the same object reconnects; the data persisted
     assert not answer.abstained and EXPLAINER in {c.source for c in answer.citations}
-    fresh = Assistant(reader.settings, embeddings=reader.embeddings)
+    fresh = Assistant(reader.settings, embeddings=reader.embeddings, index_embeddings=reader.index_embeddings)
     assert {d["id"] for d in fresh.documents()} >= {STORY, EXPLAINER}
 
 

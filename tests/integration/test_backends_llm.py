@@ -108,7 +108,7 @@ def _assistant_on(seeded: Assistant, base_url: str, **overrides) -> Assistant:
     # 64 tokens hold the two or three sentences the prompt asks for, and keep a CPU-bound
     # server (shared with other jobs) within the suite's time budget.
     overrides.setdefault("llm_max_tokens", 64)
-    return Assistant(seeded.settings, embeddings=seeded.embeddings, llm="openai",
+    return Assistant(seeded.settings, embeddings=seeded.embeddings, index_embeddings=seeded.index_embeddings, llm="openai",
                      openai_base_url=base_url, **overrides)
 
 

@@ -32,6 +32,29 @@ def test_antonym_is_a_contradiction():
     assert contradiction("In 1760 the British lost the Battle of Quebec.", SPAN) == "antonym:lose"
 
 
+@pytest.mark.parametrize(
+    ("claim", "span"),
+    [
+        ("Loudoun refused to act until Abercrombie approved.", "Abercrombie refused to act until Loudoun approved."),
+        ("By 1979, Israel's arms purchases exceeded Saudi Arabia's.", "By 1979, Saudi arms purchases exceeded Israel's."),
+    ],
+)
+def test_swapped_doers_are_a_contradiction(claim, span):
+    assert (contradiction(claim, span) or "").startswith("roles:")
+
+
+@pytest.mark.parametrize(
+    ("claim", "span"),
+    [
+        # The doer is the same in the passive; a second doer left out is not a swap.
+        ("Abercrombie replaced Loudoun.", "Loudoun was replaced by Abercrombie."),
+        ("Japan signed the deal.", "Japan and the US signed the deal."),
+    ],
+)
+def test_same_doers_in_other_words_are_not_swapped(claim, span):
+    assert not (contradiction(claim, span) or "").startswith("roles:")
+
+
 def test_same_facts_in_other_words_are_supported():
     judge = SupportJudge()  # lemma coverage alone, no encoder
     assert contradiction("Exports rose 60.3 percent to 7742 tonnes in 1760.", SPAN) is None
