@@ -131,7 +131,8 @@ def test_go_deeper_questions_stream_through_an_openai_compatible_server(llama_se
     final = events[-1]
     assert isinstance(final, Answer) and all(isinstance(e, str) for e in events[:-1])
     assert len(events) > 2  # sentence by sentence, not one blob
-    assert final.timings["first_token_s"] < final.timings["total_s"]
+    # Timings are rounded to milliseconds: the last sentences can follow the first within one.
+    assert final.timings["first_token_s"] <= final.timings["total_s"]
     _assert_answered(final)
     assert final.metadata["generator"] == "openai"
     assert final.metadata["llm_raw"].strip(), "the server's model wrote nothing"
