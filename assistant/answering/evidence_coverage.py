@@ -8,6 +8,7 @@ finish (a conflict about an amount the question asks for is worth noting).
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from assistant.text.quantities import find_entities, has_quantity
@@ -51,12 +52,31 @@ def question_entities(question: str) -> list[str]:
     return names
 
 
+#: How alike a misspelt name must be to a word of the text ("Telnet" ~ "Telenet": 0.92).
+SPELLING_SIMILARITY = 0.9
+_MIN_FUZZY_CHARS = 5  # shorter words differ by one letter too often ("Jan", "Jon")
+
+
 def mentioned(name: str, texts: list[str]) -> bool:
-    """Whether every word of ``name`` (stemmed) occurs together in one of ``texts``."""
+    """Whether every word of ``name`` (stemmed) occurs together in one of ``texts``.
+
+    A word the question misspells by a letter still counts when it is long
+    enough to be unmistakable: users type "Telnet" for "Telenet".
+    """
     words = set(content_words(name))
     if not words:
         return True
-    return any(words <= set(content_words(t)) for t in texts)
+    for text in texts:
+        vocabulary = set(content_words(text))
+        if all(w in vocabulary or _spelled_alike(w, vocabulary) for w in words):
+            return True
+    return False
+
+
+def _spelled_alike(word: str, vocabulary: set[str]) -> bool:
+    if len(word) < _MIN_FUZZY_CHARS:
+        return False
+    return bool(difflib.get_close_matches(word, vocabulary, n=1, cutoff=SPELLING_SIMILARITY))
 
 
 def missing_entities(question: str, texts: list[str]) -> tuple[list[str], list[str]]:

@@ -89,3 +89,11 @@ def test_a_year_the_passages_never_mention_abstains_and_says_what_they_cover():
     assert verdict is not None and verdict.abstain and verdict.reason == "year_not_covered"
     assert "2019" in verdict.message and "2018" in verdict.message
     assert unpaired_years("Who won the prize in 2019?", chunks, [_span("The 2019 winner was Ann.")]) is None
+
+
+def test_a_name_misspelt_by_a_letter_is_still_mentioned():
+    from assistant.answering.evidence_coverage import mentioned
+
+    assert mentioned("Telnet", ["Telenet was incorporated in 1973."])
+    assert not mentioned("Austria", ["Australia mines rare earths."])
+    assert not mentioned("Jan", ["Jon signed the treaty."])  # too short to tell a typo from another name
