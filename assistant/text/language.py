@@ -116,9 +116,10 @@ def _store(text: str, reading: Reading) -> None:
 
 
 def _reading(doc: Any) -> Reading:
+    ratios = _ratios(doc)
     entities = tuple(
         Entity(ent.text, ent.label_, frozenset(t.lower_ for t in ent if not (t.is_stop or t.is_punct)),
-               frozenset(_values(ent)))
+               frozenset(_as_ratios(_values(ent), ent, ratios)))
         for ent in doc.ents
     )
     values: set[float] = set()
@@ -126,7 +127,7 @@ def _reading(doc: Any) -> Reading:
         values |= ent.values
     for token in doc:
         if token.like_num:
-            values |= set(_values([token]))
+            values |= set(_as_ratios(_values([token]), [token], ratios))
     return Reading(
         words=frozenset(t.lower_ for t in doc if not t.is_punct and not t.is_space),
         lemmas=frozenset(t.lemma_.lower() for t in doc if not (t.is_stop or t.is_punct or t.is_space)),
@@ -149,6 +150,41 @@ def _doers(doc: Any) -> frozenset[tuple[str, str]]:
                 pairs.update((verb.lemma_.lower(), t.lower_) for t in child.subtree
                              if t.pos_ == "PROPN" or t.ent_type_ in NAME_LABELS)
     return frozenset(pairs)
+
+
+def _ratios(doc: Any) -> dict[int, tuple[float, float, float]]:
+    """"one in five", "3 out of 4": token index of each number -> (part, whole, percent).
+
+    The same share is written "20%" elsewhere, so a reading states the
+    percentage rather than two loose numbers. Only part < whole < 1000
+    counts, which leaves "5 in 2019" alone.
+    """
+    found: dict[int, tuple[float, float, float]] = {}
+    for token in doc:
+        if not token.like_num or token.i + 2 >= len(doc):
+            continue
+        link = [t.lower_ for t in doc[token.i + 1: token.i + 3]]
+        gap = 1 if link[0] == "in" else 2 if link == ["out", "of"] else 0
+        whole_at = token.i + 1 + gap
+        if not gap or whole_at >= len(doc) or not doc[whole_at].like_num:
+            continue
+        parts, wholes = _values([token]), _values([doc[whole_at]])
+        if len(parts) == 1 and len(wholes) == 1 and 0 < parts[0] < wholes[0] < 1000:
+            share = (parts[0], wholes[0], round(100 * parts[0] / wholes[0], 1))
+            found[token.i] = found[whole_at] = share
+    return found
+
+
+def _as_ratios(values: list[float], tokens: Any, ratios: dict[int, tuple[float, float, float]]) -> list[float]:
+    """``values`` with the two numbers of each ratio among ``tokens`` replaced by its percentage."""
+    out = list(values)
+    for token in tokens:
+        share = ratios.get(token.i)
+        if share is None:
+            continue
+        out = [v for v in out if v not in share[:2]]
+        out.append(share[2])
+    return list(dict.fromkeys(out))
 
 
 def _values(tokens: Any) -> list[float]:

@@ -97,3 +97,9 @@ def test_a_name_misspelt_by_a_letter_is_still_mentioned():
     assert mentioned("Telnet", ["Telenet was incorporated in 1973."])
     assert not mentioned("Austria", ["Australia mines rare earths."])
     assert not mentioned("Jan", ["Jon signed the treaty."])  # too short to tell a typo from another name
+
+
+def test_a_share_in_words_is_its_percentage():
+    span = "In February 1974, 20% of American gasoline stations had no fuel."
+    assert contradiction("In February 1974, one in five American gasoline stations had no fuel.", span) is None
+    assert contradiction("In February 1974, one in four American gasoline stations had no fuel.", span)
