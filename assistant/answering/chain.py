@@ -26,7 +26,13 @@ from assistant.answer import Answer
 from assistant.answering.abstention import Abstention, check_coverage
 from assistant.answering.claims import DraftClaim, extractive_claims
 from assistant.answering.conflicts import CONFLICT_NOTE_PREFIX, NotedConflict, note_conflicts
-from assistant.answering.evidence import GatheredEvidence, Span, choose_spans, rank_spans
+from assistant.answering.evidence import (
+    GatheredEvidence,
+    Span,
+    choose_spans,
+    lead_with_focus,
+    rank_spans,
+)
 from assistant.answering.followups import suggest_follow_ups
 from assistant.answering.question_shape import question_shape
 from assistant.answering.questions import (
@@ -107,7 +113,9 @@ class AnswerChain:
         # One snapshot: every stage sees the same documents, even during another ingest.
         documents: DocumentSnapshot = dict(self.index.manifest().documents)
         metadata = self._start_metadata(understood)
-        gathered = self.gather(understood.query, k, documents, clock)
+        # A follow-up's own words ("What about Japan?") steer which sentences answer it.
+        focus = understood.asked if understood.query != understood.asked else ""
+        gathered = self.gather(understood.query, k, documents, clock, focus)
         metadata["retrieved"] = [c.metadata["id"] for c in gathered.chunks]
         metadata["best_evidence_score"] = gathered.best_score()
         verdict = self.decide(understood.asked, gathered, documents)
@@ -144,7 +152,8 @@ class AnswerChain:
                                          follow_up, previous)
         return understand_question(question, history, self.settings.max_question_chars, rewrite)
 
-    def gather(self, query: str, k: int | None, documents: DocumentSnapshot, clock: StageClock) -> GatheredEvidence:
+    def gather(self, query: str, k: int | None, documents: DocumentSnapshot, clock: StageClock,
+               focus: str = "") -> GatheredEvidence:
         """Retrieve chunks for ``query``, rank their sentences and choose the evidence."""
         chunks = self.retriever.search(query, k=k or self.settings.k) if query else []
         clock.since_start("retrieve_s")
@@ -154,6 +163,8 @@ class AnswerChain:
                 choose_spans(query, spans, matrix, self.settings.evidence_sentences)
                 if spans and matrix is not None else []
             )
+            if focus:
+                evidence = lead_with_focus(focus, spans, evidence)
             attach_source_facts(spans, documents)
         return GatheredEvidence(chunks, spans, evidence)
 

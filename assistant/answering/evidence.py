@@ -196,6 +196,25 @@ def choose_spans(
     return [spans[i] for i in chosen]
 
 
+def lead_with_focus(follow_up: str, spans: list[Span], evidence: list[Span]) -> list[Span]:
+    """For a follow-up that names something new ("What about Japan?"), the sentences naming it first.
+
+    The condensed query still carries the earlier question, whose subject
+    outscores the one the user just asked about; what the follow-up names is
+    what it asks about. Same number of sentences; unchanged when nothing
+    retrieved names it.
+    """
+    names = [set(content_words(n)) for n in question_entities(follow_up)]
+    if not names or not evidence:
+        return evidence
+    naming = [s for s in sorted(spans, key=lambda s: -s.score)
+              if any(n and n <= set(content_words(s.text)) for n in names)]
+    if not naming:
+        return evidence
+    lead = naming[: len(evidence)]
+    return [*lead, *[s for s in evidence if s not in lead]][: len(evidence)]
+
+
 def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expected: frozenset[str],
                       floor: float) -> list[int]:
     """Put first the sentence that states a thing of the kind asked for ("When": a date)

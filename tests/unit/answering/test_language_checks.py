@@ -103,3 +103,17 @@ def test_a_share_in_words_is_its_percentage():
     span = "In February 1974, 20% of American gasoline stations had no fuel."
     assert contradiction("In February 1974, one in five American gasoline stations had no fuel.", span) is None
     assert contradiction("In February 1974, one in four American gasoline stations had no fuel.", span)
+
+
+def test_a_follow_ups_new_name_leads_the_evidence():
+    from assistant.answering.evidence import lead_with_focus
+
+    us = _span("US firms are investing to reduce dependence on Chinese rare earths.", "d:1")
+    us.score = 0.70
+    other = _span("The US is countering China's dominance.", "d:2")
+    other.score = 0.60
+    japan = _span("Japan-EU procurement talks launch on magnet shortages.", "d:3")
+    japan.score = 0.50
+    assert lead_with_focus("What about Japan?", [us, other, japan], [us, other]) == [japan, us]
+    assert lead_with_focus("What about Korea?", [us, other, japan], [us, other]) == [us, other]
+    assert lead_with_focus("And then?", [us, other, japan], [us, other]) == [us, other]
