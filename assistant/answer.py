@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from assistant.errors import BackendError
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields ``cls`` has."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 @dataclass
@@ -65,6 +71,21 @@ class Answer:
     follow_ups: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """The inverse of ``to_dict`` (a saved conversation turn); unknown keys of an older or newer
+        version are ignored, so every saved answer still opens."""
+        return cls(
+            text=str(data.get("text", "")),
+            citations=[Citation(**_known(Citation, c)) for c in data.get("citations") or []],
+            abstained=bool(data.get("abstained")),
+            claims=[Claim(**_known(Claim, c)) for c in data.get("claims") or []],
+            conflicts=[Conflict(**_known(Conflict, c)) for c in data.get("conflicts") or []],
+            follow_ups=list(data.get("follow_ups") or []),
+            timings=dict(data.get("timings") or {}),
+            metadata=dict(data.get("metadata") or {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -65,8 +65,8 @@ class Assistant:
         self._conversations: ConversationStore | None = None
 
     def _index_encoder(self) -> Any:
-        backend = self.settings.index_embedding_backend
-        if backend is None or backend == self.settings.embedding_backend:
+        backend = self.settings.index_backend
+        if backend == self.settings.embedding_backend:
             return self.embeddings
         return get_embeddings(self.settings.model_copy(update={"embedding_backend": backend}))
 

@@ -278,7 +278,7 @@ def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare,
 
 
 def _print_eval(results: dict) -> None:
-    from assistant.evaluation.report import feedback_line, metrics_table
+    from assistant.evaluation.report import feedback_line, metrics_table, suites_feedback
 
     for name, result in results.items():
         click.echo(f"\n## {name}: {result['gold']['n_items']} items\n")
@@ -287,7 +287,7 @@ def _print_eval(results: dict) -> None:
         if agreement:
             click.echo(f"\njudge vs {agreement['n']} hand labels: accuracy {agreement['accuracy']:.3f}, "
                        f"kappa {agreement['kappa']:.3f}")
-    feedback = next((r["feedback"] for r in results.values() if r.get("feedback") is not None), None)
+    feedback = suites_feedback(results)
     if feedback is not None:
         click.echo("\n" + feedback_line(feedback))
 

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def index_backend(self) -> str:
+        """The chunk index's encoder: ``index_embedding_backend``, or the sentence encoder's when blank."""
+        return self.index_embedding_backend or self.embedding_backend
+
+    @property
     def conversations_url(self) -> str:
         """The SQLAlchemy URL of the conversations database."""
         if self.database_url is not None:

@@ -99,6 +99,5 @@ def make_index_embeddings(backend: str):
     from assistant.models.embeddings import get_embeddings
     from assistant.settings import Settings
 
-    settings = Settings()
-    chosen = settings.index_embedding_backend or backend
-    return get_embeddings(settings.model_copy(update={"embedding_backend": chosen}))
+    settings = Settings(embedding_backend=backend)
+    return get_embeddings(settings.model_copy(update={"embedding_backend": settings.index_backend}))

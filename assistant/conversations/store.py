@@ -63,18 +63,26 @@ def default_title(question: str) -> str:
     return words if len(words) <= 80 else words[:80].rsplit(" ", 1)[0] + "…"
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    if not url.startswith("sqlite"):
+        return None
     path = make_url(url).database
-    if path and path != ":memory:":
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _sqlite_engine(url: str) -> Engine:
+    file = _sqlite_file(url)
+    if file is not None:
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            file.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(
-                f"Cannot create the conversations folder {Path(path).parent}: {exc}. "
+                f"Cannot create the conversations folder {file.parent}: {exc}. "
                 "Set ASSISTANT_DATA_DIR to a writable folder."
             ) from exc
     # An in-memory database exists once per connection: share one across threads.
-    pool = {"poolclass": StaticPool} if not path or path == ":memory:" else {}
+    pool = {"poolclass": StaticPool} if file is None else {}
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
@@ -132,6 +140,11 @@ class ConversationStore:
     def _reading(self) -> Any:
         """A connection for reads only: on SQLite it never waits for a writer."""
         return self.engine.connect().execution_options(**{_READ_ONLY: True})
+
+    def exists(self) -> bool:
+        """Whether there is a database to read, without creating one (a missing SQLite file: no)."""
+        file = _sqlite_file(self.url)
+        return file.is_file() if file is not None else not self.url.startswith("sqlite")
 
     def close(self) -> None:
         if self._engine is not None:

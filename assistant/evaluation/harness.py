@@ -278,19 +278,15 @@ def feedback_counts(settings: Any = None) -> dict[str, Any]:
     ASSISTANT_DATABASE_URL) only when there is one: an eval never creates it,
     and a database it cannot read gives zeros with the reason, not a failed run.
     """
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from assistant.conversations.store import ConversationStore
     from assistant.settings import load_settings
 
-    url = (settings or load_settings()).conversations_url
+    store = ConversationStore((settings or load_settings()).conversations_url)
     counts: dict[str, Any] = {"up": 0, "down": 0, "down_with_correction": 0, "weeks": {}}
-    if url.startswith("sqlite"):
-        path = make_url(url).database
-        if not path or path == ":memory:" or not Path(path).is_file():
-            return counts
-    store = ConversationStore(url)
+    if not store.exists():
+        return counts
     try:
         return store.feedback_counts()
     except (AssistantError, SQLAlchemyError) as exc:
@@ -328,7 +324,7 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_
             return encoders[key]
 
         encoder = encoder_for(settings.embedding_backend)
-        index_encoder = encoder_for(settings.index_embedding_backend or settings.embedding_backend)
+        index_encoder = encoder_for(settings.index_backend)
     assistant = Assistant(settings, embeddings=encoder, index_embeddings=index_encoder,
                           chat_model=chat_models.get(settings.llm))
     t0 = time.perf_counter()

@@ -156,6 +156,11 @@ def render_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def suites_feedback(results: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The feedback counts a suites run carries (one data folder: the same in every suite)."""
+    return next((r["feedback"] for r in results.values() if r.get("feedback") is not None), None)
+
+
 def feedback_line(counts: dict[str, Any]) -> str:
     """Users' ratings in one sentence: totals, corrections, the last weeks."""
     weeks = list(counts.get("weeks", {}).items())[-6:]
@@ -361,7 +366,7 @@ def render_summary(results: dict[str, dict[str, Any]]) -> str:
     for suite, result in results.items():
         lines.append(f"- **{suite}**: `{result['gold'].get('path')}` ({result['gold']['n_items']} items) "
                      f"over {', '.join(f'`{c}`' for c in result['corpus'])}")
-    feedback = next((r["feedback"] for r in results.values() if r.get("feedback") is not None), None)
+    feedback = suites_feedback(results)
     if feedback is not None:
         lines += ["", feedback_line(feedback)]
     lines += ["", summary_table(results), "", "## Support judge vs hand labels", "",

@@ -15,39 +15,18 @@ import re
 import shutil
 import tempfile
 import threading
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from assistant.answer import Answer, Citation, Claim, Conflict
+from assistant.answer import Answer
 from assistant.conversations.export import export
 from assistant.conversations.records import ConversationRecord, FeedbackRecord
 from assistant.web.chat.render import render_answer, render_user
 
 #: What Gradio's thumbs show for each stored rating.
 THUMBS = {"up": "Like", "down": "Dislike"}
-
-
-def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields ``cls`` has: an answer saved by an older or newer version still opens."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
-def answer_from_dict(data: dict[str, Any]) -> Answer:
-    """The ``Answer`` a saved turn holds (the inverse of ``Answer.to_dict``)."""
-    return Answer(
-        text=str(data.get("text", "")),
-        citations=[Citation(**_known(Citation, c)) for c in data.get("citations") or []],
-        abstained=bool(data.get("abstained")),
-        claims=[Claim(**_known(Claim, c)) for c in data.get("claims") or []],
-        conflicts=[Conflict(**_known(Conflict, c)) for c in data.get("conflicts") or []],
-        follow_ups=list(data.get("follow_ups") or []),
-        timings=dict(data.get("timings") or {}),
-        metadata=dict(data.get("metadata") or {}),
-    )
 
 
 def turn_ref(
@@ -71,7 +50,7 @@ def chat_of(conversation: ConversationRecord) -> tuple[list[dict[str, str]], lis
     refs: list[dict[str, Any]] = []
     last: Answer | None = None
     for turn in conversation.turns:
-        last = answer_from_dict(turn.answer)
+        last = Answer.from_dict(turn.answer)
         messages.append({"role": "user", "content": render_user(turn.question)})
         messages.append({"role": "assistant", "content": render_answer(last)})
         refs.append(turn_ref(turn.id, turn.question, last.text, turn.feedback))
