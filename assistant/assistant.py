@@ -23,7 +23,7 @@ from assistant.text import antonyms, language
 #: The settings that shape an answer, saved with each conversation turn.
 ANSWER_SETTINGS = (
     "llm", "k", "retrieval", "chunk_tokens", "chunk_overlap", "embedding_backend",
-    "abstain_threshold", "evidence_sentences", "llm_writer", "collection",
+    "abstain_threshold", "abstain_match_threshold", "evidence_sentences", "llm_writer", "collection",
 )
 
 
@@ -131,6 +131,7 @@ class Assistant:
             self.chat_model_for(generator),
             self.index,
             SupportJudge(self.embeddings),
+            matcher=self.index_embeddings,
         )
 
     # ----- public API -----------------------------------------------------------

@@ -170,7 +170,7 @@ def config(as_json: bool) -> None:
 @click.option("--out", default="eval/reports/calibration", show_default=True, help="Where the curve goes.")
 @_handle_errors
 def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None:
-    """Choose ASSISTANT_ABSTAIN_THRESHOLD on the dev parts of every suite; plot coverage vs precision."""
+    """Choose ASSISTANT_ABSTAIN_THRESHOLD and ..._MATCH_THRESHOLD on every suite's dev part; plot the curve."""
     import tempfile
     from pathlib import Path
 
@@ -191,8 +191,10 @@ def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None
             observed[suite.name] = observe(assistant, items)
     result = calibrate_suites(observed, Path(out))
     chosen = result["chosen"]
+    match = chosen["match_threshold"]
     click.echo(
-        f"threshold {chosen['threshold']:.2f} (worst suite): coverage {chosen['coverage']:.3f}, "
+        f"threshold {chosen['threshold']:.2f}, match threshold "
+        f"{'off' if match is None else format(match, '.3f')} (worst suite): coverage {chosen['coverage']:.3f}, "
         f"abstention accuracy {chosen['abstention_accuracy']:.3f}, "
         f"false abstention {chosen['false_abstention_rate']:.3f}; curve in {out}/abstention_curve.png"
     )

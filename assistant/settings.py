@@ -27,6 +27,9 @@ GENERATORS: tuple[str, ...] = get_args(Generator)
 # The ones that need no server, so the chat and the API may switch to them per question.
 LOCAL_GENERATORS: tuple[str, ...] = ("llamacpp", "extractive")
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
+# `assistant calibrate`'s choice of abstain_match_threshold per index encoder, on the dev
+# parts of both eval suites (eval/reports/calibration). MiniLM has none: the check is off.
+CALIBRATED_MATCH_THRESHOLDS: dict[str, float] = {"e5": 0.842}
 
 
 class Settings(BaseSettings):
@@ -100,8 +103,15 @@ class Settings(BaseSettings):
     ollama_model: str = "smollm2:135m"
     api_token: SecretStr | None = Field(None, description="Token required on the API/UI.")
     abstain_threshold: float = Field(
-        0.49, ge=0.0, le=1.0,
+        0.46, ge=0.0, le=1.0,
         description="Minimum evidence score to answer (chosen by `assistant calibrate` on the dev parts of both eval suites).",
+    )
+    abstain_match_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Minimum question-sentence similarity under the index encoder to answer: the best of the "
+        "top evidence sentences must read as an answer to the question, not only share its topic. "
+        "Unset = the value `assistant calibrate` chose for that encoder (e5: 0.842; none for MiniLM, "
+        "where the check is off); 0 = measured but never abstains.",
     )
     max_question_chars: int = Field(2000, ge=10)
     max_file_bytes: int = Field(20_000_000, ge=1)
@@ -133,6 +143,16 @@ class Settings(BaseSettings):
     def index_backend(self) -> str:
         """The chunk index's encoder: ``index_embedding_backend``, or the sentence encoder's when blank."""
         return self.index_embedding_backend or self.embedding_backend
+
+    def match_threshold_for(self, encoder: Any) -> float | None:
+        """``abstain_match_threshold``, or the one calibrated for ``encoder``'s backend (None: no check).
+
+        The scale is the encoder's own (e5 cosines of unrelated texts sit near 0.7), so a
+        value chosen on one encoder means nothing on another: an injected test fake gets none.
+        """
+        if self.abstain_match_threshold is not None:
+            return self.abstain_match_threshold
+        return CALIBRATED_MATCH_THRESHOLDS.get(getattr(encoder, "backend", ""))
 
     @property
     def conversations_url(self) -> str:

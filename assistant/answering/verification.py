@@ -132,6 +132,26 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     swapped = _swapped_doer(claim, span)
     if swapped:
         return f"roles:{swapped}"
+    owned = _other_owner(claim, span)
+    if owned:
+        return f"owner:{owned}"
+    return None
+
+
+def _other_owner(claim: Reading, span: Reading) -> str | None:
+    """A thing the claim gives to a name the span mentions, while the span gives it to another.
+
+    "Japan's PMO convened" against "... Japan-EU talks launch and India's PMO
+    convenes": every word is there, only the possessive says whose PMO it is.
+    A name the span never mentions is left to the name check (a paraphrase such
+    as "Beijing's" for "China's" is not vetoed here).
+    """
+    for noun in {n for n, _ in claim.owners} & {n for n, _ in span.owners}:
+        mine = {w for n, w in claim.owners if n == noun}
+        theirs = {w for n, w in span.owners if n == noun}
+        only_mine = mine - theirs
+        if only_mine and theirs - mine and only_mine <= span.words and not theirs & mine:
+            return noun
     return None
 
 

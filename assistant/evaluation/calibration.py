@@ -1,4 +1,4 @@
-"""Choose the abstention threshold from the dev parts of several gold suites, with its curves.
+"""Choose the abstention thresholds from the dev parts of several gold suites, with their curves.
 
 A threshold chosen on one corpus fits that corpus: the seeds' 0.43 refused 6 %
 of the answerable out-of-domain questions. So each suite's dev items are
@@ -6,10 +6,15 @@ observed over their own corpus, and the threshold kept is the one whose
 false-abstention rate stays within 5 % on every suite and whose worst
 abstention accuracy is highest.
 
-Every gold question is asked once with the threshold at 0, recording the best
-evidence score and whether another rule (an unmentioned name, a missing
-figure) abstained anyway. Any threshold can then be scored without asking
-again: an item abstains when a rule did or its score is below the threshold.
+Two thresholds are chosen together: the best evidence score (the sentence
+ranker's, ``abstain_threshold``) and the question match (the index encoder's,
+``abstain_match_threshold``). Every gold question is asked once with both at 0,
+recording both scores and whether another rule (an unmentioned name, a missing
+figure) abstained anyway. Any pair can then be scored without asking again: an
+item abstains when a rule did or a score is below its threshold. For each
+match threshold the evidence threshold is chosen as above; the pair kept has
+the best worst-suite abstention accuracy, then the lowest false abstention,
+then the middle of its plateau of match thresholds.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_FALSE_ABSTENTION = 0.05
+# Match thresholds tried: e5 cosines of a question and any sentence sit in 0.7-0.95.
+MATCH_GRID = [round(0.70 + i * 0.002, 3) for i in range(126)]
 
 
 @dataclass
@@ -27,6 +34,7 @@ class Observation:
     answerable: bool
     best_score: float
     rule_abstained: bool
+    best_match: float | None = None  # None: the encoder gave no match score
 
 
 def observe(assistant, items) -> list[Observation]:
@@ -34,23 +42,32 @@ def observe(assistant, items) -> list[Observation]:
     from assistant.assistant import Assistant
 
     # Evidence scores do not depend on the generator, so the fast one is used.
-    probe = assistant.settings.model_copy(update={"abstain_threshold": 0.0, "llm": "extractive"})
-    runner = Assistant(probe, embeddings=assistant.embeddings, chroma_client=assistant.index._client)
+    probe = assistant.settings.model_copy(
+        update={"abstain_threshold": 0.0, "abstain_match_threshold": 0.0, "llm": "extractive"})
+    runner = Assistant(probe, embeddings=assistant.embeddings, index_embeddings=assistant.index_embeddings,
+                       chroma_client=assistant.index._client)
     out = []
     for item in items:
         answer = runner.ask(item.question)
-        out.append(Observation(item.answerable, float(answer.metadata.get("best_evidence_score", 0.0)), answer.abstained))
+        match = answer.metadata.get("best_question_match")
+        out.append(Observation(item.answerable, float(answer.metadata.get("best_evidence_score", 0.0)),
+                               answer.abstained, None if match is None else float(match)))
     return out
 
 
-def curve(observations: list[Observation], steps: int = 101) -> list[dict[str, float]]:
-    """Coverage (answerable items answered) and precision (answered items answerable) per threshold."""
+def curve(observations: list[Observation], steps: int = 101, match_threshold: float | None = None) -> list[dict[str, float]]:
+    """Coverage (answerable items answered) and precision (answered items answerable) per threshold.
+
+    With ``match_threshold``, an item whose question match is below it abstains too.
+    """
     rows = []
     n_answerable = sum(o.answerable for o in observations) or 1
     n_unanswerable = sum(not o.answerable for o in observations) or 1
+    matched = [o for o in observations
+               if match_threshold is None or o.best_match is None or o.best_match >= match_threshold]
     for i in range(steps):
         t = i / (steps - 1)
-        answered = [o for o in observations if not o.rule_abstained and o.best_score >= t]
+        answered = [o for o in matched if not o.rule_abstained and o.best_score >= t]
         good = sum(o.answerable for o in answered)
         rows.append({
             "threshold": round(t, 3),
@@ -113,12 +130,33 @@ def choose_across(curves: dict[str, list[dict[str, float]]]) -> dict[str, float]
     return choose_threshold(worst)
 
 
+def choose_pair(observed: dict[str, list[Observation]]) -> dict[str, Any]:
+    """The (evidence, match) threshold pair: ``choose_across`` per match threshold, the best kept.
+
+    Returns ``choose_across``'s row with ``match_threshold`` added (None when no
+    observation has a match score, or when no match threshold beats none).
+    """
+    with_match = any(o.best_match is not None for obs in observed.values() for o in obs)
+    candidates: list[dict[str, Any]] = []
+    for m in [None, *(MATCH_GRID if with_match else [])]:
+        row = choose_across({name: curve(obs, match_threshold=m) for name, obs in observed.items()})
+        candidates.append({**row, "match_threshold": m})
+    # choose_across falls back to every row when none keeps the budget; such a pair is not a choice.
+    within = [r for r in candidates if r["false_abstention_rate"] <= MAX_FALSE_ABSTENTION + 1e-9]
+    candidates = within or candidates
+    key = [(round(r["abstention_accuracy"], 9), -round(r["false_abstention_rate"], 9)) for r in candidates]
+    best = max(key)
+    plateau = [r for r, k in zip(candidates, key, strict=True) if k == best]
+    return plateau[len(plateau) // 2]
+
+
 def calibrate_suites(observed: dict[str, list[Observation]], out_dir: Path) -> dict[str, Any]:
-    """Curves per suite, the threshold chosen across them, JSON + PNG (pooled curve) in ``out_dir``."""
+    """Curves per suite, the thresholds chosen across them, JSON + PNG (pooled curve) in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    curves = {name: curve(obs) for name, obs in observed.items()}
-    chosen = choose_across(curves)
-    rows = curve([o for obs in observed.values() for o in obs])
+    chosen = choose_pair(observed)
+    m = chosen["match_threshold"]
+    curves = {name: curve(obs, match_threshold=m) for name, obs in observed.items()}
+    rows = curve([o for obs in observed.values() for o in obs], match_threshold=m)
     result = {"chosen": chosen, "curve": rows, "curves": curves,
               "observations": {name: [vars(o) for o in obs] for name, obs in observed.items()}}
     tmp = out_dir / "abstention_curve.json.tmp"

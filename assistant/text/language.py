@@ -50,6 +50,8 @@ class Reading:
     # (verb lemma, proper-noun word) for each name inside the verb's doer: its subject, or the
     # "by" phrase of a passive. "Saudi purchases exceeded Israel's" -> {("exceed", "saudi")}.
     doers: frozenset[tuple[str, str]] = frozenset()
+    # (noun lemma, proper-noun word) for each name that owns a noun: "India's PMO" -> {("pmo", "india")}.
+    owners: frozenset[tuple[str, str]] = frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -136,6 +138,7 @@ def _reading(doc: Any) -> Reading:
         values=frozenset(values),
         negated=frozenset(t.head.lemma_.lower() for t in doc if t.dep_ == "neg"),
         doers=_doers(doc),
+        owners=_owners(doc),
     )
 
 
@@ -149,6 +152,16 @@ def _doers(doc: Any) -> frozenset[tuple[str, str]]:
             if child.dep_ in ("nsubj", "agent"):  # "nsubjpass" is the one done to, not the doer
                 pairs.update((verb.lemma_.lower(), t.lower_) for t in child.subtree
                              if t.pos_ == "PROPN" or t.ent_type_ in NAME_LABELS)
+    return frozenset(pairs)
+
+
+def _owners(doc: Any) -> frozenset[tuple[str, str]]:
+    """Whose thing is whose, from the parse: the names in each possessive ("India's PMO")."""
+    pairs: set[tuple[str, str]] = set()
+    for token in doc:
+        if token.dep_ == "poss":
+            pairs.update((token.head.lemma_.lower(), t.lower_) for t in token.subtree
+                         if t.pos_ == "PROPN" or t.ent_type_ in NAME_LABELS)
     return frozenset(pairs)
 
 

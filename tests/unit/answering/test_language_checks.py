@@ -117,3 +117,55 @@ def test_a_follow_ups_new_name_leads_the_evidence():
     assert lead_with_focus("What about Japan?", [us, other, japan], [us, other]) == [japan, us]
     assert lead_with_focus("What about Korea?", [us, other, japan], [us, other]) == [us, other]
     assert lead_with_focus("And then?", [us, other, japan], [us, other]) == [us, other]
+
+
+class _Vectors:
+    """An encoder whose vectors are looked up by text: the test sets the cosines."""
+
+    backend = "e5"
+
+    def __init__(self, table: dict[str, list[float]]):
+        self.table = table
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.table[text]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.table[t] for t in texts]
+
+
+def test_no_evidence_sentence_matching_the_question_abstains_and_quotes_the_closest():
+    from assistant.answering.abstention import check_coverage, question_match
+
+    question = "What will maidens predict by floating wreaths?"
+    on_topic, answer = "The Vistula flows through Warsaw.", "Maidens float wreaths to predict their marriage."
+    encoder = _Vectors({question: [1.0, 0.0], on_topic: [0.8, 0.6], answer: [0.95, 0.312]})
+    chunks = [Document(f"{on_topic} {answer}", metadata={"id": "d:1"})]
+    topical = [_span(on_topic)]
+    low = question_match(question, topical, encoder)
+    assert low == pytest.approx(0.8)
+    verdict = check_coverage(question, chunks, topical, 0.3, match=low, match_threshold=0.84)
+    assert verdict.abstain and verdict.reason == "no_answering_sentence" and verdict.context_span == 0
+    high = question_match(question, [_span(on_topic), _span(answer)], encoder)
+    assert high == pytest.approx(0.95)
+    assert not check_coverage(question, chunks, [_span(answer)], 0.3, match=high, match_threshold=0.84).abstain
+    # Unmeasured (no calibrated threshold for the encoder): the check is off.
+    assert not check_coverage(question, chunks, topical, 0.3, match=None, match_threshold=None).abstain
+
+
+def test_the_match_threshold_belongs_to_the_encoder_scale():
+    from assistant.settings import CALIBRATED_MATCH_THRESHOLDS, Settings
+
+    settings = Settings()
+    assert settings.match_threshold_for(_Vectors({})) == CALIBRATED_MATCH_THRESHOLDS["e5"]
+    assert settings.match_threshold_for(object()) is None  # a MiniLM or a test fake: off
+    assert Settings(abstain_match_threshold=0.5).match_threshold_for(object()) == 0.5
+
+
+def test_a_thing_given_to_another_owner_the_span_mentions_is_a_contradiction():
+    span = ("US lawmakers are moving the Critical Minerals Security Act through Congress as Japan-EU "
+            "procurement talks launch and India’s PMO convenes on magnet shortages.")
+    assert (contradiction("Japan's PMO convened on magnet shortages.", span) or "").startswith("owner")
+    assert contradiction("India's PMO convened on magnet shortages.", span) is None
+    # A name the span never mentions is the name check's business, not a swapped owner.
+    assert not (contradiction("Delhi's PMO convened on magnet shortages.", span) or "").startswith("owner")

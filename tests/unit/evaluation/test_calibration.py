@@ -1,0 +1,30 @@
+"""Abstention thresholds are chosen on several suites at once, evidence score and question match together."""
+
+from __future__ import annotations
+
+from assistant.evaluation.calibration import Observation, choose_pair
+
+
+def _obs(answerable: bool, score: float, match: float | None) -> Observation:
+    return Observation(answerable, score, False, match)
+
+
+def test_the_match_threshold_is_kept_only_when_it_abstains_more_within_the_false_abstention_budget():
+    # Suite a: the unanswerable items score like answerable ones on evidence, but match worse.
+    a = [_obs(True, 0.6 + i / 100, 0.86 + i / 1000) for i in range(20)] + [_obs(False, 0.62, 0.83), _obs(False, 0.64, 0.835)]
+    b = [_obs(True, 0.7, 0.9) for _ in range(20)] + [_obs(False, 0.3, 0.8)]
+    chosen = choose_pair({"a": a, "b": b})
+    assert chosen["match_threshold"] is not None and 0.835 < chosen["match_threshold"] <= 0.86
+    assert chosen["abstention_accuracy"] == 1.0 and chosen["false_abstention_rate"] == 0.0
+
+
+def test_without_match_scores_only_the_evidence_threshold_is_chosen():
+    a = [_obs(True, 0.6, None) for _ in range(10)] + [_obs(False, 0.3, None)]
+    chosen = choose_pair({"a": a})
+    assert chosen["match_threshold"] is None and chosen["abstention_accuracy"] == 1.0
+
+
+def test_a_match_threshold_that_breaks_the_false_abstention_budget_is_never_chosen():
+    a = [_obs(True, 0.6, 0.84) for _ in range(3)] + [_obs(True, 0.6, 0.9) for _ in range(17)] + [_obs(False, 0.6, 0.83)]
+    chosen = choose_pair({"a": a})
+    assert chosen["false_abstention_rate"] <= 0.05
