@@ -29,6 +29,9 @@ EVIDENCE_FOR_YEARS = 3
 # The evidence sentences the question-match check reads: past the third, a sentence
 # rarely leads the answer (dev, both suites: the same separation with 3 as with 7).
 MATCH_SENTENCES = 3
+# When none of them matches, the next best-ranked sentences get a second look (~11 ms each
+# under e5, paid only by the questions that would otherwise abstain on this check).
+SECOND_LOOK_SENTENCES = 12
 
 
 @dataclass
@@ -40,7 +43,6 @@ class Abstention:
     message: str = ""
     not_covered: list[str] = field(default_factory=list)
     context_span: int | None = None  # an evidence index worth citing alongside the abstention
-    match: float | None = None  # the question-match score, when it was measured (metadata)
 
 
 def question_match(question: str, evidence: list[Span], encoder) -> float:
@@ -88,6 +90,35 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
 def _years(reading) -> set[float]:
     """Calendar years in the DATE entities of a reading ("in 2019", "the 1960s")."""
     return {v for e in reading.entities if e.label == "DATE" for v in e.values if 1000 <= v <= 2100}
+
+
+def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
+                threshold: float) -> tuple[list[Span], float]:
+    """(evidence, its question match), with a lower-ranked sentence leading when only it matches.
+
+    The sentence ranker can put the sentence that answers below three that
+    repeat the question's words; rather than abstain, the next
+    ``SECOND_LOOK_SENTENCES`` ranked sentences are matched too, and the best of
+    them leads the evidence when it reaches ``threshold``. ``assistant calibrate``
+    (threshold 0) sees the first look only: the second can only answer more, and
+    calibrating on it too (0.49 / 0.844) refused more on the sealed tests.
+    """
+    match = question_match(question, evidence, encoder)
+    if match >= threshold:
+        return evidence, match
+    import numpy as np
+
+    shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
+    others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
+    if not others:
+        return evidence, match
+    asked = np.asarray(encoder.embed_query(question))
+    scores = np.asarray(encoder.embed_documents([s.text for s in others])) @ asked
+    best = int(np.argmax(scores))
+    if float(scores[best]) < threshold:
+        return evidence, match
+    lead = others[best]
+    return [lead, *[s for s in evidence if s is not lead]][: len(evidence)], float(scores[best])
 
 
 def check_coverage(

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from assistant.answer import Answer
-from assistant.answering.abstention import Abstention, check_coverage, question_match
+from assistant.answering.abstention import Abstention, check_coverage, second_look
 from assistant.answering.claims import DraftClaim, extractive_claims
 from assistant.answering.conflicts import CONFLICT_NOTE_PREFIX, NotedConflict, note_conflicts
 from assistant.answering.evidence import (
@@ -120,9 +120,9 @@ class AnswerChain:
         gathered = self.gather(understood.query, k, documents, clock, focus)
         metadata["retrieved"] = [c.metadata["id"] for c in gathered.chunks]
         metadata["best_evidence_score"] = gathered.best_score()
-        verdict = self.decide(understood.asked, gathered, documents, understood.query)
-        if verdict.match is not None:
-            metadata["best_question_match"] = round(verdict.match, 4)
+        if gathered.match is not None:
+            metadata["best_question_match"] = round(gathered.match, 4)
+        verdict = self.decide(understood.asked, gathered, documents)
         if verdict.abstain:
             yield from self._abstain(verdict, gathered.evidence, metadata, clock)
             return
@@ -169,25 +169,22 @@ class AnswerChain:
             )
             if focus:
                 evidence = lead_with_focus(focus, spans, evidence)
+            match = None
+            threshold = self.settings.match_threshold_for(self.matcher)
+            if threshold is not None and evidence:
+                # The index encoder reads whether a sentence answers the question (decide
+                # abstains below the threshold); one that does may lead from lower down.
+                evidence, match = second_look(query, spans, evidence, self.matcher, threshold)
             attach_source_facts(spans, documents)
-        return GatheredEvidence(chunks, spans, evidence)
+        return GatheredEvidence(chunks, spans, evidence, match)
 
-    def decide(self, asked: str, gathered: GatheredEvidence, documents: DocumentSnapshot,
-               query: str = "") -> Abstention:
-        """Whether the evidence answers ``asked`` fully, partly (``not_covered``) or not at all.
-
-        The question-match check reads the standalone ``query`` (a follow-up's own
-        words may be "What about Japan?"); the name and year checks read ``asked``.
-        """
-        threshold = self.settings.match_threshold_for(self.matcher)
-        match = (question_match(query or asked, gathered.evidence, self.matcher)
-                 if threshold is not None and gathered.evidence else None)
-        verdict = check_coverage(
+    def decide(self, asked: str, gathered: GatheredEvidence, documents: DocumentSnapshot) -> Abstention:
+        """Whether the evidence answers ``asked`` fully, partly (``not_covered``) or not at all."""
+        return check_coverage(
             asked, gathered.chunks, gathered.evidence, self.settings.abstain_threshold,
-            newest_corpus_date(documents), self.embeddings, match, threshold,
+            newest_corpus_date(documents), self.embeddings,
+            gathered.match, self.settings.match_threshold_for(self.matcher),
         )
-        verdict.match = match
-        return verdict
 
     def write(self, understood: UnderstoodQuestion, evidence: list[Span]) -> Generator[DraftClaim, None, dict]:
         """Yield the answer's claims, each once verified; return what writing them did (metadata).

@@ -256,6 +256,9 @@ class GatheredEvidence:
     chunks: list[LCDocument]  # retrieved, best first
     spans: list[Span]  # every usable sentence of the chunks, scored (conflicts look at all of them)
     evidence: list[Span]  # the few chosen to answer from, best first
+    # How well the best of the first evidence sentences answers the question under the index
+    # encoder (``abstention.question_match``); None when no threshold calls for it.
+    match: float | None = None
 
     def best_score(self) -> float:
         """The chosen evidence's best score (0.0 when none), rounded as the answer reports it."""

@@ -169,3 +169,21 @@ def test_a_thing_given_to_another_owner_the_span_mentions_is_a_contradiction():
     assert contradiction("India's PMO convened on magnet shortages.", span) is None
     # A name the span never mentions is the name check's business, not a swapped owner.
     assert not (contradiction("Delhi's PMO convened on magnet shortages.", span) or "").startswith("owner")
+
+
+def test_a_lower_ranked_sentence_that_answers_leads_instead_of_an_abstention():
+    from assistant.answering.abstention import second_look
+
+    question = "Who conceptualized the piston?"
+    topical = ["Pistons move in cylinders.", "Engines have pistons.", "Steam drives the piston."]
+    answer = "Denis Papin conceived the piston engine in 1690."
+    table = {question: [1.0, 0.0], answer: [0.9, 0.436], "Steam is hot.": [0.5, 0.866]}
+    table.update({t: [0.8, 0.6] for t in topical})
+    encoder = _Vectors(table)
+    evidence = [Span("d", "T", "S", i, i + 1, t, "d:1", score=0.9 - i / 10) for i, t in enumerate(topical)]
+    spans = [*evidence, Span("d", "T", "S", 9, 10, answer, "d:1", score=0.5),
+             Span("d", "T", "S", 11, 12, "Steam is hot.", "d:1", score=0.4)]
+    led, match = second_look(question, spans, evidence, encoder, 0.84)
+    assert led[0].text == answer and match == pytest.approx(0.9) and len(led) == len(evidence)
+    kept, low = second_look(question, spans, evidence, encoder, 0.95)
+    assert kept == evidence and low == pytest.approx(0.8)
