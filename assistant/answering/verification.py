@@ -4,7 +4,8 @@ The support judge needs no LLM: a claim is supported by a span when the span
 states every amount, date and named thing the claim does (spaCy entities,
 compared by value), negates the same verbs, uses no WordNet antonym of the
 claim's words, holds most of the claim's content lemmas and means about the
-same thing (MiniLM cosine). ``eval/`` holds hand labels of two corpora that
+same thing (MiniLM cosine); a WordNet synonym or derivational form of a
+claim's word counts as the word. ``eval/`` holds hand labels of two corpora that
 this judge is checked against, split into dev (for choosing its two numbers)
 and a sealed test part.
 """
@@ -26,6 +27,7 @@ from assistant.text.language import (
     read,
     read_many,
 )
+from assistant.text.related_words import related
 from assistant.text.sentences import sentence_spans
 
 CITATION_MARK = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -91,7 +93,8 @@ def _coverage(claim: Reading, span: Reading, question_lemmas: frozenset[str]) ->
         words = own
     if not words:
         return 0.0
-    return len(words & span.lemmas) / len(words)
+    # A synonym or derivational form counts ("production" covers "produce"; WordNet).
+    return sum(1 for w in words if w in span.lemmas or related(w) & span.lemmas) / len(words)
 
 
 def contradiction(claim: str, span: str, question: str = "") -> str | None:

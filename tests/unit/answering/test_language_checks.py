@@ -187,3 +187,18 @@ def test_a_lower_ranked_sentence_that_answers_leads_instead_of_an_abstention():
     assert led[0].text == answer and match == pytest.approx(0.9) and len(led) == len(evidence)
     kept, low = second_look(question, spans, evidence, encoder, 0.95)
     assert kept == evidence and low == pytest.approx(0.8)
+
+
+@pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
+def test_a_derivational_form_or_synonym_of_a_claim_word_counts_as_that_word(monkeypatch):
+    from assistant.answering import verification
+    from assistant.text.related_words import related
+
+    assert "produce" in related("production") and "deprivation" in related("deprive")
+    claim, span = "Sleep-deprived people produce fewer antibodies.", "Sleep deprivation lowers antibody production."
+    with_relatives = verification.word_support(claim, span)
+    monkeypatch.setattr(verification, "related", lambda _word: frozenset())
+    assert with_relatives > verification.word_support(claim, span)
+    monkeypatch.undo()
+    # Relatives never excuse a wrong fact: the amount check still vetoes.
+    assert verification.word_support("Sleep deprivation cuts antibody production by 40%.", span) == 0.0
