@@ -93,8 +93,11 @@ def _coverage(claim: Reading, span: Reading, question_lemmas: frozenset[str]) ->
         words = own
     if not words:
         return 0.0
-    # A synonym or derivational form counts ("production" covers "produce"; WordNet).
-    return sum(1 for w in words if w in span.lemmas or related(w) & span.lemmas) / len(words)
+    # A synonym or derivational form counts ("production" covers "produce"; WordNet), and so
+    # does a number: its value is in the span, or the conflict check would have vetoed
+    # ("1.3 million" is "1,300,000").
+    return sum(1 for w in words
+               if w in span.lemmas or w in claim.number_lemmas or related(w) & span.lemmas) / len(words)
 
 
 def contradiction(claim: str, span: str, question: str = "") -> str | None:

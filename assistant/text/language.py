@@ -52,6 +52,8 @@ class Reading:
     doers: frozenset[tuple[str, str]] = frozenset()
     # (noun lemma, proper-noun word) for each name that owns a noun: "India's PMO" -> {("pmo", "india")}.
     owners: frozenset[tuple[str, str]] = frozenset()
+    # Content lemmas that write a number ("1.3", "million", "twenty"): compared by value, not spelling.
+    number_lemmas: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -139,6 +141,7 @@ def _reading(doc: Any) -> Reading:
         negated=frozenset(t.head.lemma_.lower() for t in doc if t.dep_ == "neg"),
         doers=_doers(doc),
         owners=_owners(doc),
+        number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
     )
 
 

@@ -202,3 +202,11 @@ def test_a_derivational_form_or_synonym_of_a_claim_word_counts_as_that_word(monk
     monkeypatch.undo()
     # Relatives never excuse a wrong fact: the amount check still vetoes.
     assert verification.word_support("Sleep deprivation cuts antibody production by 40%.", span) == 0.0
+
+
+def test_a_number_written_another_way_covers_itself_and_a_wrong_one_still_vetoes():
+    from assistant.answering.verification import word_support
+
+    span = "In 1939, c. 1,300,000 people lived in Warsaw, but in 1945 only 420,000."
+    assert word_support("About 1.3 million people lived in Warsaw in 1939.", span) == pytest.approx(1.0)
+    assert word_support("About 1.4 million people lived in Warsaw in 1939.", span) == 0.0
