@@ -20,7 +20,7 @@ from assistant.answering.evidence_coverage import (
     missing_entities,
     role_missing,
 )
-from assistant.text.dates import find_dates
+from assistant.text.dates import find_dates, quarters
 from assistant.text.language import read
 
 NOT_COVERED = "The documents do not cover this, so I can't answer it from them."
@@ -71,12 +71,11 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     good-looking evidence about the wrong year; the year (read by spaCy as a
     DATE) must appear in the passages the best evidence comes from.
     """
-    asked = _years(read(question))
+    asked = read(question).years()
     if not asked:
         return None
-    used = {s.chunk_id for s in evidence[:EVIDENCE_FOR_YEARS]}
-    passages = [c.page_content for c in chunks if c.metadata.get("id") in used] or [s.text for s in evidence]
-    given = set().union(*(_years(read(text)) for text in passages))
+    passages = _answering_passages(chunks, evidence)
+    given = set().union(*(read(text).years() for text in passages))
     missing = sorted(asked - given)
     if not missing:
         return None
@@ -87,9 +86,31 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     return Abstention(True, "year_not_covered", message, not_covered=[str(int(y)) for y in missing], context_span=0)
 
 
-def _years(reading) -> set[float]:
-    """Calendar years in the DATE entities of a reading ("in 2019", "the 1960s")."""
-    return {v for e in reading.entities if e.label == "DATE" for v in e.values if 1000 <= v <= 2100}
+def unpaired_quarters(question: str, chunks, evidence: list[Span]) -> Abstention | None:
+    """Abstain when the question names a quarter or half-year the passages answering it never mention.
+
+    "What was the revenue in Q3 2019?" over a report of the second quarter
+    retrieves that quarter's revenue; the same year is no help (quarters are
+    read by ``text.dates.quarters``).
+    """
+    asked = quarters(question)
+    if not asked:
+        return None
+    given = set().union(*(quarters(text) for text in _answering_passages(chunks, evidence)))
+    missing = sorted(asked - given)
+    if not missing:
+        return None
+    shown = ", ".join(q.upper() for q in sorted(given))
+    asked_text = " and ".join(q.upper() for q in missing)
+    message = (f"The documents give {shown}, not {asked_text}, for this." if shown
+               else f"The documents do not cover {asked_text} for this.")
+    return Abstention(True, "period_not_covered", message, not_covered=[q.upper() for q in missing], context_span=0)
+
+
+def _answering_passages(chunks, evidence: list[Span]) -> list[str]:
+    """The passages the best few evidence sentences come from (their sentences when unknown)."""
+    used = {s.chunk_id for s in evidence[:EVIDENCE_FOR_YEARS]}
+    return [c.page_content for c in chunks if c.metadata.get("id") in used] or [s.text for s in evidence]
 
 
 def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
@@ -141,7 +162,7 @@ def check_coverage(
     """
     if not question or not evidence or evidence[0].score < threshold:
         return Abstention(True, "low_relevance", NOT_COVERED)
-    unpaired = unpaired_years(question, chunks, evidence)
+    unpaired = unpaired_years(question, chunks, evidence) or unpaired_quarters(question, chunks, evidence)
     if unpaired is not None:
         return unpaired
     found, missing = missing_entities(question, [c.page_content for c in chunks])

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from assistant.answering.claims import DraftClaim
 from assistant.answering.evidence import Span
 from assistant.answering.evidence_coverage import asks_about_amount
+from assistant.text.dates import quarters
+from assistant.text.language import read
 from assistant.text.quantities import find_amounts, find_entities, owner_of
 from assistant.text.words import content_words
 
@@ -45,7 +47,9 @@ def find_conflicts(spans: list[Span]) -> list[FoundConflict]:
 
     'The DoD ... MP Materials with a multibillion-dollar investment' and
     'a $400 million deal with MP Materials' both attach money to MP Materials,
-    and 400 million lies outside the multibillion range: a conflict.
+    and 400 million lies outside the multibillion range: a conflict. Amounts
+    of different periods are not: "$412 million for the second quarter of
+    2019" and "$455 million in the fourth quarter" are two quarters' revenue.
     """
     found: list[FoundConflict] = []
     seen: set[tuple[str, str]] = set()
@@ -57,11 +61,20 @@ def find_conflicts(spans: list[Span]) -> list[FoundConflict]:
             for key in ka.keys() & kb.keys():
                 for owner, amount_a in ka[key]:
                     for _, amount_b in kb[key]:
-                        if amount_a.disagrees_with(amount_b) and key not in seen:
+                        if amount_a.disagrees_with(amount_b) and key not in seen and not _other_periods(a, b):
                             seen.add(key)
                             topic = f"the {'amount' if key[1] == 'money' else 'percentage'} for {owner}"
                             found.append(FoundConflict(topic, owner, a, amount_a.text, b, amount_b.text))
     return found
+
+
+def _other_periods(a: Span, b: Span) -> bool:
+    """Whether the two sentences name different years, or different quarters (spaCy DATEs; patterns)."""
+    years_a, years_b = read(a.text).years(), read(b.text).years()
+    if years_a and years_b and not years_a & years_b:
+        return True
+    quarters_a, quarters_b = quarters(a.text), quarters(b.text)
+    return bool(quarters_a and quarters_b and not quarters_a & quarters_b)
 
 
 @dataclass

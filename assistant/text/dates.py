@@ -70,3 +70,24 @@ def find_dates(text: str, default_year: str | None = None) -> list[FoundDate]:
             found.append(FoundDate(m.group(0), f"{year}-{month:02d}-{day:02d}", m.start(), m.end()))
             taken.append((m.start(), m.end()))
     return sorted(found, key=lambda d: d.start)
+
+
+_ORDINALS = {"first": "1", "1st": "1", "second": "2", "2nd": "2", "third": "3", "3rd": "3", "fourth": "4", "4th": "4"}
+_QUARTER = re.compile(
+    r"\b(?:q([1-4])|([1-4])q(?:\d{2})?|(first|1st|second|2nd|third|3rd|fourth|4th)[\s-]+quarter"
+    r"|h([12]))\b",
+    re.IGNORECASE,
+)
+
+
+def quarters(text: str) -> set[str]:
+    """Quarters and half-years named in ``text``, as "q1".."q4" and "h1", "h2".
+
+    A closed set of spellings ("Q3", "3Q19", "third quarter", "fourth-quarter", "H1"),
+    read by pattern: spaCy labels "Q4" a place. "The first half" is left out: a
+    match and a century have one too.
+    """
+    found = set()
+    for q, q_first, q_word, h in _QUARTER.findall(text):
+        found.add(f"h{h}" if h else "q" + (q or q_first or _ORDINALS[q_word.lower()]))
+    return found

@@ -52,6 +52,10 @@ class Reading:
     doers: frozenset[tuple[str, str]] = frozenset()
     # (noun lemma, proper-noun word) for each name that owns a noun: "India's PMO" -> {("pmo", "india")}.
     owners: frozenset[tuple[str, str]] = frozenset()
+
+    def years(self) -> set[float]:
+        """Calendar years in its DATE entities ("in 2019", "the 1960s")."""
+        return {v for e in self.entities if e.label == "DATE" for v in e.values if 1000 <= v <= 2100}
     # Content lemmas that write a number ("1.3", "million", "twenty"): compared by value, not spelling.
     number_lemmas: frozenset[str] = frozenset()
 

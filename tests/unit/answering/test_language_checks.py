@@ -210,3 +210,16 @@ def test_a_number_written_another_way_covers_itself_and_a_wrong_one_still_vetoes
     span = "In 1939, c. 1,300,000 people lived in Warsaw, but in 1945 only 420,000."
     assert word_support("About 1.3 million people lived in Warsaw in 1939.", span) == pytest.approx(1.0)
     assert word_support("About 1.4 million people lived in Warsaw in 1939.", span) == 0.0
+
+
+def test_a_quarter_the_passages_never_mention_abstains_and_says_which_they_give():
+    from assistant.answering.abstention import quarters, unpaired_quarters
+
+    assert quarters("Revenue in the third quarter of 2019, Q4 and 1Q20; H2 guidance") == {"q3", "q4", "q1", "h2"}
+    assert quarters("The quarterback scored in the first half at Q Street") == set()
+    passage = "Apple reported revenue of $53.8 billion for the second quarter of 2019."
+    chunks = [Document(passage, metadata={"id": "d:1"})]
+    verdict = unpaired_quarters("What was Apple's revenue in Q3 2019?", chunks, [_span(passage)])
+    assert verdict is not None and verdict.abstain and verdict.reason == "period_not_covered"
+    assert verdict.message == "The documents give Q2, not Q3, for this."
+    assert unpaired_quarters("What was Apple's revenue in Q2 2019?", chunks, [_span(passage)]) is None

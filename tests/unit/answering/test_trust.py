@@ -30,6 +30,20 @@ def test_same_amount_in_two_documents_is_not_a_conflict():
     assert find_conflicts([a, b]) == []
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Acme Corp reported revenue of $412 million for the second quarter of 2019.",
+         "In the fourth quarter of 2019, Acme Corp's revenue reached $455 million."),
+        ("Acme Corp's revenue was $412 million in 2018.", "Acme Corp's revenue was $455 million in 2019."),
+    ],
+)
+def test_amounts_of_different_periods_are_not_a_conflict(first, second):
+    assert find_conflicts([_span("q2", first), _span("q4", second)]) == []
+    # The same period with different amounts still is.
+    assert find_conflicts([_span("q2", first), _span("q4", first.replace("$412 million", "$2 billion"))])
+
+
 def test_amount_parsing():
     values = {a.text: (a.low, a.high) for a in find_amounts("a $400 million deal, 60.3% growth, a multibillion-dollar bet")}
     assert values["$400 million"] == (4e8, 4e8)
