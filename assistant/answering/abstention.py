@@ -69,21 +69,28 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
 
     "Who won in 2018?" over documents about the 2019 and 2021 winners retrieves
     good-looking evidence about the wrong year; the year (read by spaCy as a
-    DATE) must appear in the passages the best evidence comes from.
+    DATE or in an EVENT; a season "2021–22" by either of its years) must appear
+    in the passages the best evidence comes from.
     """
-    asked = read(question).years()
+    asked = read(question).year_groups()
     if not asked:
         return None
     passages = _answering_passages(chunks, evidence)
     given = set().union(*(read(text).years() for text in passages))
-    missing = sorted(asked - given)
+    missing = [_year_text(group) for group in dict.fromkeys(asked) if not group & given]
     if not missing:
         return None
-    shown = ", ".join(str(int(y)) for y in sorted(given)[:4])
-    asked_text = " and ".join(str(int(y)) for y in missing)
+    shown = ", ".join(str(y) for y in sorted(given)[:4])
+    asked_text = " and ".join(missing)
     message = (f"The documents give {shown}, not {asked_text}, for this." if shown
                else f"The documents do not cover {asked_text} for this.")
-    return Abstention(True, "year_not_covered", message, not_covered=[str(int(y)) for y in missing], context_span=0)
+    return Abstention(True, "year_not_covered", message, not_covered=missing, context_span=0)
+
+
+def _year_text(group: frozenset[int]) -> str:
+    """"2018", or a season "2021–22"."""
+    years = sorted(group)
+    return str(years[0]) if len(years) == 1 else f"{years[0]}–{str(years[1])[-2:]}"
 
 
 def unpaired_quarters(question: str, chunks, evidence: list[Span]) -> Abstention | None:

@@ -18,6 +18,9 @@ from functools import lru_cache
 from typing import Any
 
 # Entity labels whose value is a number, compared by value ("7,742" == "7742", "three" == "3").
+# Where a year is written: dates, events ("the 2023 Super Bowl"), and seasons spaCy reads as numbers ("2021/22").
+YEAR_LABELS = frozenset({"DATE", "EVENT", "CARDINAL"})
+_SEASON = re.compile(r"\b(1\d{3}|20\d{2})\s*[–/-]\s*(\d{2}|\d{4})\b")
 NUMERIC_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
 TIME_LABELS = frozenset({"DATE", "TIME"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW",
@@ -52,12 +55,30 @@ class Reading:
     doers: frozenset[tuple[str, str]] = frozenset()
     # (noun lemma, proper-noun word) for each name that owns a noun: "India's PMO" -> {("pmo", "india")}.
     owners: frozenset[tuple[str, str]] = frozenset()
-
-    def years(self) -> set[float]:
-        """Calendar years in its DATE entities ("in 2019", "the 1960s")."""
-        return {v for e in self.entities if e.label == "DATE" for v in e.values if 1000 <= v <= 2100}
     # Content lemmas that write a number ("1.3", "million", "twenty"): compared by value, not spelling.
     number_lemmas: frozenset[str] = frozenset()
+
+    def year_groups(self) -> list[frozenset[int]]:
+        """The calendar years each date or event names, one group per mention.
+
+        "in 2019" -> {2019}; a season "2021–22" or "2021/22" -> {2021, 2022}, met
+        by either year; "the 2023 Super Bowl" (an EVENT) -> {2023}.
+        """
+        groups = []
+        for entity in self.entities:
+            if entity.label not in YEAR_LABELS:
+                continue
+            season = _SEASON.search(entity.text)
+            if season:
+                first, second = int(season.group(1)), season.group(2)
+                groups.append(frozenset({first, int(second) if len(second) == 4 else first // 100 * 100 + int(second)}))
+            elif entity.label != "CARDINAL":
+                groups += [frozenset({int(v)}) for v in entity.values if 1000 <= v <= 2100 and v == int(v)]
+        return groups
+
+    def years(self) -> set[int]:
+        """Every calendar year it names (``year_groups`` flattened)."""
+        return set().union(*self.year_groups())
 
 
 @lru_cache(maxsize=1)

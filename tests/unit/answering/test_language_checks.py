@@ -223,3 +223,17 @@ def test_a_quarter_the_passages_never_mention_abstains_and_says_which_they_give(
     assert verdict is not None and verdict.abstain and verdict.reason == "period_not_covered"
     assert verdict.message == "The documents give Q2, not Q3, for this."
     assert unpaired_quarters("What was Apple's revenue in Q2 2019?", chunks, [_span(passage)]) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "abstains"),
+    [
+        ("Who won the 2023 Super Bowl?", "The Chiefs won Super Bowl LVII in February 2022.", True),  # a year in an EVENT
+        ("Who won the 2021–22 Premier League?", "Manchester City won the league in May 2022.", False),  # either year of a season
+        ("Who won the 2021/22 Premier League?", "Manchester City won the league in 2020.", True),
+    ],
+)
+def test_years_of_events_and_seasons_must_pair_with_the_passages(question, passage, abstains):
+    chunks = [Document(passage, metadata={"id": "d:1"})]
+    verdict = unpaired_years(question, chunks, [_span(passage)])
+    assert (verdict is not None) == abstains
