@@ -127,7 +127,8 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     The sentence ranker can put the sentence that answers below three that
     repeat the question's words; rather than abstain, the next
     ``SECOND_LOOK_SENTENCES`` ranked sentences are matched too, and the best of
-    them leads the evidence when it reaches ``threshold``. ``assistant calibrate``
+    them leads the evidence when it reaches ``threshold``; failing that, windows
+    of the first three long sentences are matched, one clause at a time. ``assistant calibrate``
     (threshold 0) sees the first look only: the second can only answer more, and
     calibrating on it too (0.49 / 0.844) refused more on the sealed tests.
     """
@@ -138,15 +139,36 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
 
     shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
     others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
-    if not others:
-        return evidence, match
     asked = np.asarray(encoder.embed_query(question))
-    scores = np.asarray(encoder.embed_documents([s.text for s in others])) @ asked
-    best = int(np.argmax(scores))
-    if float(scores[best]) < threshold:
-        return evidence, match
-    lead = others[best]
-    return [lead, *[s for s in evidence if s is not lead]][: len(evidence)], float(scores[best])
+    if others:
+        scores = np.asarray(encoder.embed_documents([s.text for s in others])) @ asked
+        best = int(np.argmax(scores))
+        if float(scores[best]) >= threshold:
+            lead = others[best]
+            return [lead, *[s for s in evidence if s is not lead]][: len(evidence)], float(scores[best])
+    # A long sentence may answer in one clause ("... from the Pen-y-darren ironworks to
+    # Abercynon in south Wales"), which the whole sentence's vector dilutes: its windows
+    # are matched on their own.
+    windows = [(s, w) for s in evidence[:MATCH_SENTENCES] for w in _windows(s.text)]
+    if windows:
+        window_scores = np.asarray(encoder.embed_documents([w for _, w in windows])) @ asked
+        at = int(np.argmax(window_scores))
+        if float(window_scores[at]) >= threshold:
+            lead = windows[at][0]
+            return [lead, *[s for s in evidence if s is not lead]], float(window_scores[at])
+    return evidence, match
+
+
+#: Words per window of a long sentence, and the step between windows.
+WINDOW_WORDS, WINDOW_STEP = 16, 8
+
+
+def _windows(text: str) -> list[str]:
+    """Overlapping word windows of a sentence long enough to hold several clauses (else none)."""
+    words = text.split()
+    if len(words) <= WINDOW_WORDS + WINDOW_STEP // 2:
+        return []
+    return [" ".join(words[i:i + WINDOW_WORDS]) for i in range(0, len(words) - WINDOW_STEP, WINDOW_STEP)]
 
 
 def check_coverage(

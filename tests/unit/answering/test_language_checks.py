@@ -237,3 +237,21 @@ def test_years_of_events_and_seasons_must_pair_with_the_passages(question, passa
     chunks = [Document(passage, metadata={"id": "d:1"})]
     verdict = unpaired_years(question, chunks, [_span(passage)])
     assert (verdict is not None) == abstains
+
+
+def test_a_long_sentence_answering_in_one_clause_is_matched_by_its_windows():
+    from assistant.answering.abstention import _windows, second_look
+
+    question = "Where is Abercynon?"
+    long = ("The first full-scale working railway steam locomotive was built by Richard Trevithick in 1804 "
+            "and ran from the Pen-y-darren ironworks near Merthyr Tydfil to Abercynon in south Wales.")
+    windows = _windows(long)
+    assert len(windows) >= 2 and all(len(w.split()) <= 16 for w in windows)
+    assert _windows("A short sentence of eight words only here.") == []
+    table = {question: [1.0, 0.0], long: [0.8, 0.6]}
+    table.update({w: ([0.9, 0.436] if "Abercynon" in w else [0.7, 0.714]) for w in windows})
+    encoder = _Vectors(table)
+    evidence = [Span("d", "T", "S", 0, len(long), long, "d:1", score=0.5)]
+    led, match = second_look(question, evidence, evidence, encoder, 0.84)
+    assert led == evidence and match == pytest.approx(0.9)
+    assert second_look(question, evidence, evidence, encoder, 0.95)[1] == pytest.approx(0.8)
