@@ -32,6 +32,8 @@ MATCH_SENTENCES = 3
 # When none of them matches, the next best-ranked sentences get a second look (~11 ms each
 # under e5, paid only by the questions that would otherwise abstain on this check).
 SECOND_LOOK_SENTENCES = 12
+# Then windows of the long ones among the first three: words per window, and the step.
+WINDOW_WORDS, WINDOW_STEP = 16, 8
 
 
 @dataclass
@@ -128,9 +130,10 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     repeat the question's words; rather than abstain, the next
     ``SECOND_LOOK_SENTENCES`` ranked sentences are matched too, and the best of
     them leads the evidence when it reaches ``threshold``; failing that, windows
-    of the first three long sentences are matched, one clause at a time. ``assistant calibrate``
-    (threshold 0) sees the first look only: the second can only answer more, and
-    calibrating on it too (0.49 / 0.844) refused more on the sealed tests.
+    of the first three long sentences are matched, one clause at a time.
+    ``assistant calibrate`` (threshold 0) sees the first look only: the later
+    looks can only answer more, and calibrating on them too (0.49 / 0.844)
+    refused more on the sealed tests.
     """
     match = question_match(question, evidence, encoder)
     if match >= threshold:
@@ -157,10 +160,6 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
             lead = windows[at][0]
             return [lead, *[s for s in evidence if s is not lead]], float(window_scores[at])
     return evidence, match
-
-
-#: Words per window of a long sentence, and the step between windows.
-WINDOW_WORDS, WINDOW_STEP = 16, 8
 
 
 def _windows(text: str) -> list[str]:
