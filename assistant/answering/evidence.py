@@ -97,10 +97,12 @@ _META = re.compile(
 
 
 def is_statement(text: str) -> bool:
-    """Questions ("Go deeper" bullets, FAQ titles), teasers, fragments and
-    instructions aimed at the assistant (prompt injection) are not evidence."""
+    """Questions ("Go deeper" bullets, FAQ titles), teasers, fragments, Markdown
+    headings (a title, and its "#" would show in the answer) and instructions
+    aimed at the assistant (prompt injection) are not evidence."""
     return (
         not text.rstrip().endswith("?")
+        and not text.lstrip().startswith("#")
         and len(text.split()) >= 4
         and not _META.search(text)
         and not is_instruction(text)

@@ -255,3 +255,16 @@ def test_a_long_sentence_answering_in_one_clause_is_matched_by_its_windows():
     led, match = second_look(question, evidence, evidence, encoder, 0.84)
     assert led == evidence and match == pytest.approx(0.9)
     assert second_look(question, evidence, evidence, encoder, 0.95)[1] == pytest.approx(0.8)
+
+
+def test_a_person_named_beside_the_questions_words_is_not_refused_by_the_match_check():
+    from assistant.answering.abstention import check_coverage, states_kind_asked
+
+    sentence = "Chief executive Dana Reyes said the sensor business grew 12%."
+    span = Span("d", "T", "S", 0, len(sentence), sentence, "d:1", score=0.6, overlap=0.67)
+    chunks = [Document("Acme Corp results. " + sentence, metadata={"id": "d:1"})]
+    assert states_kind_asked("Who is Acme's chief executive?", [span])
+    assert not check_coverage("Who is Acme's chief executive?", chunks, [span], 0.3,
+                              match=0.81, match_threshold=0.842).abstain
+    # An untyped question gets no such pass: the match decides.
+    assert not states_kind_asked("What did the chief executive say about Acme's outlook?", [span])

@@ -189,3 +189,12 @@ def test_a_direct_sentence_must_keep_the_facts_of_its_span():
                          "How much did exports rise in June?") == []
     assert missing_facts("Exports rose to 7742 tonnes.", "Exports rose 60.3% to 7,742 tonnes in June.",
                          "How much did exports rise in June?") == ["60.3%"]
+
+
+def test_headings_questions_and_teasers_are_not_evidence():
+    from assistant.answering.evidence import is_statement
+
+    assert is_statement("Chief executive Dana Reyes said the sensor business grew 12%.")
+    assert not is_statement("# Acme Corp fourth-quarter 2019 results")
+    assert not is_statement("## What happens next for rare earth prices")
+    assert not is_statement("What happens next for rare earth prices?")
