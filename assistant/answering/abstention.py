@@ -58,13 +58,23 @@ def question_match(question: str, evidence: list[Span], encoder) -> float:
     matches the question as its answer would (dev AUC among the questions no
     other rule refused: 0.97 against 0.93 for the ranker's score).
     """
+    texts = [s.text for s in evidence[:MATCH_SENTENCES]]
+    return _best_match(_query_vector(question, encoder), texts, encoder)[1] if texts else 0.0
+
+
+def _query_vector(question: str, encoder):
     import numpy as np
 
-    texts = [s.text for s in evidence[:MATCH_SENTENCES]]
-    if not texts:
-        return 0.0
-    asked = np.asarray(encoder.embed_query(question))
-    return float(np.max(np.asarray(encoder.embed_documents(texts)) @ asked))
+    return np.asarray(encoder.embed_query(question))
+
+
+def _best_match(asked, texts: list[str], encoder) -> tuple[int, float]:
+    """(index, cosine) of the text the question vector ``asked`` matches best."""
+    import numpy as np
+
+    scores = np.asarray(encoder.embed_documents(texts)) @ asked
+    best = int(np.argmax(scores))
+    return best, float(scores[best])
 
 
 def states_kind_asked(question: str, evidence: list[Span]) -> bool:
@@ -101,11 +111,15 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     missing = [_year_text(group) for group in dict.fromkeys(asked) if not group & given]
     if not missing:
         return None
-    shown = ", ".join(str(y) for y in sorted(given)[:4])
+    return _not_given("year_not_covered", [str(y) for y in sorted(given)[:4]], missing)
+
+
+def _not_given(reason: str, given: list[str], missing: list[str]) -> Abstention:
+    """Abstain naming the periods asked for and those the documents do give."""
     asked_text = " and ".join(missing)
-    message = (f"The documents give {shown}, not {asked_text}, for this." if shown
+    message = (f"The documents give {', '.join(given)}, not {asked_text}, for this." if given
                else f"The documents do not cover {asked_text} for this.")
-    return Abstention(True, "year_not_covered", message, not_covered=missing, context_span=0)
+    return Abstention(True, reason, message, not_covered=missing, context_span=0)
 
 
 def _year_text(group: frozenset[int]) -> str:
@@ -128,11 +142,7 @@ def unpaired_quarters(question: str, chunks, evidence: list[Span]) -> Abstention
     missing = sorted(asked - given)
     if not missing:
         return None
-    shown = ", ".join(q.upper() for q in sorted(given))
-    asked_text = " and ".join(q.upper() for q in missing)
-    message = (f"The documents give {shown}, not {asked_text}, for this." if shown
-               else f"The documents do not cover {asked_text} for this.")
-    return Abstention(True, "period_not_covered", message, not_covered=[q.upper() for q in missing], context_span=0)
+    return _not_given("period_not_covered", [q.upper() for q in sorted(given)], [q.upper() for q in missing])
 
 
 def _answering_passages(chunks, evidence: list[Span]) -> list[str]:
@@ -154,30 +164,23 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     looks can only answer more, and calibrating on them too (0.49 / 0.844)
     refused more on the sealed tests.
     """
-    match = question_match(question, evidence, encoder)
+    asked = _query_vector(question, encoder)
+    match = _best_match(asked, [s.text for s in evidence[:MATCH_SENTENCES]], encoder)[1]
     if match >= threshold:
         return evidence, match
-    import numpy as np
-
     shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
     others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
-    asked = np.asarray(encoder.embed_query(question))
-    if others:
-        scores = np.asarray(encoder.embed_documents([s.text for s in others])) @ asked
-        best = int(np.argmax(scores))
-        if float(scores[best]) >= threshold:
-            lead = others[best]
-            return [lead, *[s for s in evidence if s is not lead]][: len(evidence)], float(scores[best])
     # A long sentence may answer in one clause ("... from the Pen-y-darren ironworks to
     # Abercynon in south Wales"), which the whole sentence's vector dilutes: its windows
     # are matched on their own.
     windows = [(s, w) for s in evidence[:MATCH_SENTENCES] for w in _windows(s.text)]
-    if windows:
-        window_scores = np.asarray(encoder.embed_documents([w for _, w in windows])) @ asked
-        at = int(np.argmax(window_scores))
-        if float(window_scores[at]) >= threshold:
-            lead = windows[at][0]
-            return [lead, *[s for s in evidence if s is not lead]], float(window_scores[at])
+    for candidates in ([(s, s.text) for s in others], windows):
+        if not candidates:
+            continue
+        at, score = _best_match(asked, [text for _, text in candidates], encoder)
+        if score >= threshold:
+            lead = candidates[at][0]
+            return [lead, *[s for s in evidence if s is not lead]][: len(evidence)], score
     return evidence, match
 
 

@@ -15,17 +15,14 @@ each word's set is built when first asked for); without WordNet no word has rela
 
 from __future__ import annotations
 
-import json
-import threading
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.text.antonyms import DEBIAN_WORDNET
+from assistant.text.wordnet import DEBIAN_WORDNET, cached_json, data_line
 
 CACHE = Path.home() / ".cache" / "assistant" / "wordnet-related-v2.json"
 SENSES = 2  # the most frequent senses of a word whose relatives count
 _POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
-_lock = threading.Lock()
 
 
 @lru_cache(maxsize=16384)
@@ -37,22 +34,13 @@ def related(lemma: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, str]:
-    with _lock:
-        if CACHE.is_file():
-            try:
-                return dict(json.loads(CACHE.read_text()))
-            except (OSError, ValueError):
-                pass  # rebuilt below
+    def build() -> dict[str, str] | None:
         files = [DEBIAN_WORDNET / f"{kind}.{name}" for name in _POS_FILES.values() for kind in ("index", "data")]
         if not all(f.is_file() for f in files):
-            return {}
-        table = {k: "|".join(sorted(v)) for k, v in _read_related().items()}
-        try:
-            CACHE.parent.mkdir(parents=True, exist_ok=True)
-            CACHE.write_text(json.dumps(table))
-        except OSError:
-            pass  # a read-only home still gets the table, just not cached
-        return table
+            return None
+        return {k: "|".join(sorted(v)) for k, v in _read_related().items()}
+
+    return cached_json(CACHE, build)
 
 
 def _read_related() -> dict[str, set[str]]:
@@ -64,7 +52,7 @@ def _read_related() -> dict[str, set[str]]:
                 continue  # the licence header
             # lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset...
             fields = line.decode("utf-8", "replace").split()
-            lemma = fields[0]
+            lemma = fields[0].replace("_", " ")
             offsets = [int(x) for x in fields[6 + int(fields[3]):]][:SENSES]
             found: set[str] = set()
             for offset in offsets:
@@ -78,7 +66,7 @@ def _read_related() -> dict[str, set[str]]:
                             found.add(target_words[target_no - 1])
             found.discard(lemma)
             if found:
-                table.setdefault(lemma.replace("_", " "), set()).update(w.replace("_", " ") for w in found)
+                table.setdefault(lemma, set()).update(found)
     return table
 
 
@@ -87,16 +75,9 @@ def _read_synsets(name: str) -> dict[int, tuple[list[str], list[tuple[str, int, 
     out = {}
     for line in (DEBIAN_WORDNET / f"data.{name}").read_bytes().splitlines():
         if line.startswith(b"  "):
-            continue
-        fields = line.decode("utf-8", "replace").split(" | ", 1)[0].split()
-        count = int(fields[3], 16)
-        words = [fields[4 + 2 * i].split("(", 1)[0].lower() for i in range(count)]
-        at = 4 + 2 * count
-        derived = []
-        for i in range(int(fields[at])):
-            symbol, offset, pos, source_target = fields[at + 1 + 4 * i: at + 5 + 4 * i]
-            if symbol == "+":
-                derived.append(("a" if pos == "s" else pos, int(offset),
-                                int(source_target[:2], 16), int(source_target[2:], 16)))
-        out[int(fields[0])] = (words, derived)
+            continue  # the licence header
+        words, pointers = data_line(line.decode("utf-8", "replace"), "+")
+        # Adjective satellites ("s") live in the adjective file.
+        out[int(line.split(maxsplit=1)[0])] = (
+            words, [("a" if pos == "s" else pos, offset, source, target) for offset, pos, source, target in pointers])
     return out
