@@ -20,7 +20,7 @@ from assistant.answering.evidence_coverage import (
     missing_entities,
     role_missing,
 )
-from assistant.answering.question_shape import question_shape
+from assistant.answering.question_shape import names_kind_asked, question_shape
 from assistant.text.dates import find_dates, quarters
 from assistant.text.language import read
 
@@ -90,9 +90,7 @@ def states_kind_asked(question: str, evidence: list[Span]) -> bool:
     if shape.broad or not shape.expected:
         return False
     asked = read(question)
-    return any(span.overlap > 0 and any(e.label in shape.expected and not e.words <= asked.words
-                                        for e in read(span.text).entities)
-               for span in evidence)
+    return any(span.overlap > 0 and names_kind_asked(read(span.text), shape.expected, asked) for span in evidence)
 
 
 def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | None:
@@ -166,7 +164,10 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     """
     asked = _query_vector(question, encoder)
     match = _best_match(asked, [s.text for s in evidence[:MATCH_SENTENCES]], encoder)[1]
-    if match >= threshold:
+    # The later looks exist to spare an abstention; a typed question whose evidence names
+    # a thing of the kind asked is not refused (``check_coverage``), and its lead, chosen
+    # for naming that thing, must not give way to a sentence that only reads closer.
+    if match >= threshold or states_kind_asked(question, evidence[:MATCH_SENTENCES]):
         return evidence, match
     shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
     others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]

@@ -15,7 +15,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from assistant.answering.evidence_coverage import question_entities
-from assistant.answering.question_shape import question_shape
+from assistant.answering.question_shape import names_kind_asked, question_shape
 from assistant.answering.safety import is_instruction
 from assistant.text.language import read, read_many
 from assistant.text.sentences import sentence_spans
@@ -235,8 +235,7 @@ def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expec
     pool = [i for i in dict.fromkeys([*chosen, *ranked[:TYPED_LOOKAHEAD]])
             if spans[i].score >= floor and spans[i].overlap > 0]
     readings = dict(zip(pool, read_many([spans[i].text for i in pool]), strict=True))
-    typed = [i for i in pool if any(e.label in expected and not e.words <= question_reading.words
-                                    for e in readings[i].entities)]
+    typed = [i for i in pool if names_kind_asked(readings[i], expected, question_reading)]
     if not typed:
         return chosen
     weight = _rarity(question_reading.lemmas, [r.lemmas for r in readings.values()])

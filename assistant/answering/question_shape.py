@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.text.language import parse
+from assistant.text.language import Reading, parse
 
 PEOPLE = frozenset({"PERSON", "ORG"})
 TIMES = frozenset({"DATE", "TIME"})
@@ -88,3 +88,13 @@ def _shape(question: str) -> QuestionShape:
     if lemma in PERSON_NOUNS:
         return QuestionShape(plural, PEOPLE)
     return QuestionShape(broad=plural)  # "What steps ...", "What measures ...": a list
+
+
+def names_kind_asked(sentence: Reading, expected: frozenset[str], asked: Reading) -> bool:
+    """Whether ``sentence`` names a thing of an ``expected`` kind that the question itself does not.
+
+    A time asked for is also met by a year spaCy read outside any entity.
+    """
+    if any(e.label in expected and not e.words <= asked.words for e in sentence.entities):
+        return True
+    return bool(expected & TIMES) and bool(sentence.year_numbers - asked.year_numbers - asked.years())

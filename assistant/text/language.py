@@ -25,6 +25,7 @@ NUMERIC_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL
 TIME_LABELS = frozenset({"DATE", "TIME"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW",
                          "PRODUCT", "LANGUAGE"})
+_YEAR_TOKEN = re.compile(r"1\d{3}|20\d{2}")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _lock = threading.Lock()
@@ -57,6 +58,9 @@ class Reading:
     owners: frozenset[tuple[str, str]] = frozenset()
     # Content lemmas that write a number ("1.3", "million", "twenty"): compared by value, not spelling.
     number_lemmas: frozenset[str] = frozenset()
+    # Four-digit numbers in the calendar range, wherever they stand: spaCy leaves "1997" in
+    # "the 1997 Treaty of Amsterdam" outside any entity, yet it answers "What year ...?".
+    year_numbers: frozenset[int] = frozenset()
 
     def year_groups(self) -> list[frozenset[int]]:
         """The calendar years each date or event names, one group per mention.
@@ -167,6 +171,7 @@ def _reading(doc: Any) -> Reading:
         doers=_doers(doc),
         owners=_owners(doc),
         number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
+        year_numbers=frozenset(int(t.text) for t in doc if _YEAR_TOKEN.fullmatch(t.text)),
     )
 
 

@@ -268,3 +268,30 @@ def test_a_person_named_beside_the_questions_words_is_not_refused_by_the_match_c
                               match=0.81, match_threshold=0.842).abstain
     # An untyped question gets no such pass: the match decides.
     assert not states_kind_asked("What did the chief executive say about Acme's outlook?", [span])
+
+
+def test_the_second_look_keeps_a_lead_that_names_the_kind_asked():
+    from assistant.answering.abstention import second_look
+
+    question = "Who conceptualized the piston?"
+    lead = "It was an improvement over Savery's pump, using a piston as proposed by Papin."
+    closer = "It worked by condensing steam under a piston within a cylinder."
+    table = {question: [1.0, 0.0], lead: [0.8, 0.6], closer: [0.9, 0.436]}
+    encoder = _Vectors(table)
+    evidence = [Span("d", "T", "S", 0, 1, lead, "d:1", score=0.6, overlap=0.5)]
+    spans = [*evidence, Span("d", "T", "S", 2, 3, closer, "d:1", score=0.5, overlap=0.5)]
+    kept, match = second_look(question, spans, evidence, encoder, 0.84)
+    assert kept == evidence and match == pytest.approx(0.8)
+
+
+def test_a_year_outside_any_entity_answers_what_year():
+    from assistant.answering.question_shape import names_kind_asked
+    from assistant.text.language import read
+
+    question = "What year was the Treaty of Amsterdam created?"
+    expected = question_shape(question).expected
+    assert names_kind_asked(read("It is a chapter of the 1997 Treaty of Amsterdam."), expected, read(question))
+    assert not names_kind_asked(read("It is a chapter of the Treaty of Amsterdam."), expected, read(question))
+    # The year the question names is no answer to it.
+    asked = "What happened after the 1997 Treaty of Amsterdam?"
+    assert not names_kind_asked(read("The 1997 Treaty of Amsterdam was signed."), frozenset({"DATE"}), read(asked))
