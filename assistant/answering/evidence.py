@@ -17,7 +17,7 @@ from langchain_core.documents import Document as LCDocument
 from assistant.answering.evidence_coverage import question_entities
 from assistant.answering.question_shape import names_kind_asked, question_shape
 from assistant.answering.safety import is_instruction
-from assistant.text.language import read, read_many
+from assistant.text.language import parse, read, read_many
 from assistant.text.sentences import sentence_spans
 from assistant.text.words import content_words
 
@@ -97,16 +97,32 @@ _META = re.compile(
 
 
 def is_statement(text: str) -> bool:
-    """Questions ("Go deeper" bullets, FAQ titles), teasers, fragments, Markdown
-    headings (a title, and its "#" would show in the answer) and instructions
-    aimed at the assistant (prompt injection) are not evidence."""
+    """Questions ("Go deeper" bullets, FAQ titles), teasers, fragments, headings
+    (a title, Markdown's "#" or a plain-text one) and instructions aimed at the
+    assistant (prompt injection) are not evidence."""
     return (
         not text.rstrip().endswith("?")
         and not text.lstrip().startswith("#")
         and len(text.split()) >= 4
         and not _META.search(text)
         and not is_instruction(text)
+        and not is_title(text)
     )
+
+
+# How a sentence ends; a line ending otherwise may be a title or a caption.
+_SENTENCE_END = (".", "!", "?", "…", '"', "”", "’", "'", ":", ";")
+
+
+def is_title(text: str) -> bool:
+    """A line with no sentence ending and no verb names a thing and states nothing:
+    "Yuan dynasty (paragraph 47)", "US Response: Domestic Production and Strategic
+    Partnerships". Only such unpunctuated lines are parsed (spaCy's part-of-speech
+    tags), so ranking stays cheap; a subtitle or caption with a verb is kept."""
+    stripped = text.rstrip()
+    if not stripped or stripped.endswith(_SENTENCE_END):
+        return False
+    return not any(token.pos_ in ("VERB", "AUX") for token in parse(stripped))
 
 
 def question_overlap(question_words: set[str], text: str) -> float:

@@ -295,3 +295,19 @@ def test_a_year_outside_any_entity_answers_what_year():
     # The year the question names is no answer to it.
     asked = "What happened after the 1997 Treaty of Amsterdam?"
     assert not names_kind_asked(read("The 1997 Treaty of Amsterdam was signed."), frozenset({"DATE"}), read(asked))
+
+
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        ("Yuan dynasty (paragraph 47)", True),
+        ("US Response: Domestic Production and Strategic Partnerships", True),
+        ("China's June export rebound has been matched by covert 2025 quotas", False),  # a subtitle states
+        ("Exports rose 5% in June.", False),
+    ],
+)
+def test_a_line_with_no_sentence_ending_and_no_verb_is_a_title_not_evidence(line, title):
+    from assistant.answering.evidence import is_statement, is_title
+
+    assert is_title(line) is title
+    assert is_statement(line) is not title
