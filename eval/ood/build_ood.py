@@ -5,6 +5,12 @@ were made (see eval/ood/SOURCE.md).  Standard library only; not run in CI.
 
     python eval/ood/build_ood.py /path/to/dev-v2.0.json [--out eval/ood]
 
+The ``unseen`` suite (eval/unseen, the two articles left out here, built after
+every threshold and rule was chosen) was made by the same script:
+
+    python eval/ood/build_ood.py dev-v2.0.json --out eval/unseen --articles Islamism,Imperialism \
+        --kept 30 --held-out 8 --answerable 45 --removed 8 --impossible 0 --salt unseen-v1 --id-prefix unseen
+
 The input used was ``data/dev-v2.0.json`` from github.com/chrischute/squad (the
 CS224n SQuAD 2.0 dev split: 16 whole articles of the official SQuAD 2.0 dev set,
 text verbatim, question ids re-hashed), because the official file
@@ -98,10 +104,21 @@ def has_tiny_spelling(qa: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SALT  # every hash-ordered choice reads it (h)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dev_json")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    ap.add_argument("--articles", default=",".join(ARTICLES), help="comma-separated SQuAD article titles")
+    ap.add_argument("--kept", type=int, default=KEPT_PARAGRAPHS, help="paragraphs written to docs/ per article")
+    ap.add_argument("--held-out", type=int, default=HELD_OUT_PARAGRAPHS, help="paragraphs left out per article")
+    ap.add_argument("--answerable", type=int, default=ANSWERABLE_PER_ARTICLE, help="answerable items per article")
+    ap.add_argument("--removed", type=int, default=REMOVED_PER_ARTICLE, help="removed_doc items per article")
+    ap.add_argument("--impossible", type=int, default=MAX_SQUAD_IMPOSSIBLE, help="squad_impossible items in all")
+    ap.add_argument("--salt", default=SALT, help="salt of every hash-ordered choice")
+    ap.add_argument("--id-prefix", default="ood", help="gold ids are <prefix>-NNN")
     args = ap.parse_args(argv)
+    SALT = args.salt
+    articles = args.articles.split(",")
 
     raw = Path(args.dev_json).read_text(encoding="utf-8")
     if raw.startswith("version https://git-lfs"):
@@ -116,16 +133,16 @@ def main(argv: list[str] | None = None) -> int:
 
     kept: dict[str, dict] = {}        # doc id -> {title, idx, context, article}
     held: list[dict] = []             # held-out paragraphs
-    for title in ARTICLES:
+    for title in articles:
         art = by_title[title]
         s = slug(title)
         pars = list(enumerate(art["paragraphs"], start=1))
         # Only paragraphs with at least one answerable question are candidates.
         pars = [(i, p) for i, p in pars if any(not q.get("is_impossible") for q in p["qas"])]
         pars.sort(key=lambda ip: h(title, "paragraph", ip[0]))
-        for i, p in pars[:HELD_OUT_PARAGRAPHS]:
+        for i, p in pars[:args.held_out]:
             held.append({"article": title, "idx": i, "par": p, "doc": f"{s}_{i:02d}"})
-        for i, p in pars[HELD_OUT_PARAGRAPHS:HELD_OUT_PARAGRAPHS + KEPT_PARAGRAPHS]:
+        for i, p in pars[args.held_out:args.held_out + args.kept]:
             kept[f"{s}_{i:02d}"] = {"article": title, "idx": i, "par": p}
 
     # Write docs/: title line, blank line, paragraph text verbatim.
@@ -147,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. Answerable: round-robin over the article's kept paragraphs (hash order) so the
     #    questions spread across paragraphs; short answers preferred.
-    for title in ARTICLES:
+    for title in articles:
         docs = sorted((k for k, v in kept.items() if v["article"] == title), key=lambda k: h(title, "doc", k))
         queues: dict[str, list] = {}
         for k in docs:
@@ -156,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             qs.sort(key=lambda q: (len(q["answers"][0]["text"].split()) > MAX_ANSWER_WORDS, h(title, q["id"])))
             queues[k] = qs
         taken = 0
-        while taken < ANSWERABLE_PER_ARTICLE and any(queues.values()):
+        while taken < args.answerable and any(queues.values()):
             for k in docs:
-                if taken >= ANSWERABLE_PER_ARTICLE:
+                if taken >= args.answerable:
                     break
                 while queues[k]:
                     q = queues[k].pop(0)
@@ -175,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. removed_doc: answerable questions of held-out paragraphs whose answer spellings
     #    occur in no docs/ file (case-insensitive).
-    for title in ARTICLES:
+    for title in articles:
         cands = []
         for hp in (x for x in held if x["article"] == title):
             for q in hp["par"]["qas"]:
@@ -191,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         cands.sort(key=lambda c: c[0])
         n = 0
         for _, q, hp in cands:
-            if n >= REMOVED_PER_ARTICLE:
+            if n >= args.removed:
                 break
             if q["question"].strip().lower() in used_questions:
                 continue
@@ -210,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     imp.sort(key=lambda x: x[0])
     seen_articles: set[str] = set()
     for _, title, k, q in imp:
-        if len(seen_articles) >= MAX_SQUAD_IMPOSSIBLE:
+        if len(seen_articles) >= args.impossible:
             break
         if title in seen_articles or q["question"].strip().lower() in used_questions or ANAPHORA.search(q["question"]):
             continue
@@ -221,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
              "paragraph_doc": k, "plausible_answers": plaus})
 
     for n, (item, m) in enumerate(zip(items, meta), start=1):
-        item["id"] = m["id"] = f"ood-{n:03d}"
+        item["id"] = m["id"] = f"{args.id_prefix}-{n:03d}"
     with (out / "gold.jsonl").open("w", encoding="utf-8") as f:
         for item in items:
             f.write(json.dumps(item, ensure_ascii=False) + "\n")
