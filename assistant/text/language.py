@@ -151,7 +151,7 @@ def _store(text: str, reading: Reading) -> None:
 def _reading(doc: Any) -> Reading:
     ratios = _ratios(doc)
     entities = tuple(
-        Entity(ent.text, ent.label_, frozenset(t.lower_ for t in ent if not (t.is_stop or t.is_punct)),
+        Entity(ent.text, ent.label_, frozenset(t.lower_ for t in ent if _is_content(t)),
                frozenset(_as_ratios(_values(ent), ent, ratios)))
         for ent in doc.ents
     )
@@ -163,7 +163,7 @@ def _reading(doc: Any) -> Reading:
             values |= set(_as_ratios(_values([token]), [token], ratios))
     return Reading(
         words=frozenset(t.lower_ for t in doc if not t.is_punct and not t.is_space),
-        lemmas=frozenset(t.lemma_.lower() for t in doc if not (t.is_stop or t.is_punct or t.is_space)),
+        lemmas=frozenset(t.lemma_.lower() for t in doc if _is_content(t)),
         all_lemmas=frozenset(t.lemma_.lower() for t in doc if not (t.is_punct or t.is_space)),
         entities=entities,
         values=frozenset(values),
@@ -173,6 +173,14 @@ def _reading(doc: Any) -> Reading:
         number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
         year_numbers=frozenset(int(t.text) for t in doc if _YEAR_TOKEN.fullmatch(t.text)),
     )
+
+
+def _is_content(token: Any) -> bool:
+    """Not punctuation, and not a stop word unless used as a noun or a name: spaCy's stop list
+    holds "US" (the country, a PROPN) and "mine" (a pit, a NOUN) beside "us" and "mine" the pronouns."""
+    if token.is_punct or token.is_space:
+        return False
+    return not token.is_stop or token.pos_ in ("NOUN", "PROPN")
 
 
 def _doers(doc: Any) -> frozenset[tuple[str, str]]:

@@ -70,6 +70,7 @@ def test_same_facts_in_other_words_are_supported():
         ("In what century did the music develop?", False, "DATE"),
         ("Who killed Harold II?", False, "PERSON"),
         ("Which country had a Calvinist ruler?", False, "GPE"),
+        ("In which US state is MP Materials' mine?", False, "GPE"),  # "which" parsed as the object of "In"
     ],
 )
 def test_question_shape(question, broad, kind):

@@ -29,3 +29,12 @@ def test_wordnet_antonyms():
     assert "lose" in antonyms.antonyms("win")
     assert "less" in antonyms.antonyms("more")
     assert antonyms.antonyms("qwertyuiop") == frozenset()
+
+
+def test_a_stop_word_used_as_a_name_or_noun_is_a_content_word():
+    from assistant.text.language import read
+
+    reading = read("In which US state is MP Materials' mine?")
+    assert {"us", "mine", "state"} <= reading.lemmas
+    assert [e.words for e in reading.entities if e.text == "US"] == [frozenset({"us"})]
+    assert "which" not in reading.lemmas and "is" not in reading.lemmas
