@@ -170,7 +170,10 @@ def config(as_json: bool) -> None:
 @click.option("--out", default="eval/reports/calibration", show_default=True, help="Where the curve goes.")
 @_handle_errors
 def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None:
-    """Choose ASSISTANT_ABSTAIN_THRESHOLD and ..._MATCH_THRESHOLD on every suite's dev part; plot the curve."""
+    """Choose ASSISTANT_ABSTAIN_THRESHOLD and ..._MATCH_THRESHOLD on the suites' dev parts; plot the curve.
+
+    Suites marked ``calibrate = false`` (the unseen one) are left out: they are reported only.
+    """
     import tempfile
     from pathlib import Path
 
@@ -180,7 +183,7 @@ def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None
     from assistant.evaluation.suites import Suite, load_suites
 
     chosen_suites = ([Suite(Path(gold).stem, Path(gold), (Path(corpus),))] if gold
-                     else load_suites(suites_file))
+                     else [s for s in load_suites(suites_file) if s.calibrate])
     observed = {}
     with tempfile.TemporaryDirectory() as tmp:
         for suite in chosen_suites:

@@ -27,6 +27,8 @@ class Suite:
     corpus: tuple[Path, ...]
     labels: Path | None = None
     about: str = ""
+    # False: reported only, never used by ``assistant calibrate`` to choose thresholds.
+    calibrate: bool = True
 
 
 def read_toml(path: str | Path, what: str, fix: str = "") -> dict[str, Any]:
@@ -40,7 +42,7 @@ def read_toml(path: str | Path, what: str, fix: str = "") -> dict[str, Any]:
 
 
 def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> list[Suite]:
-    """Read ``[name]`` tables with ``gold``, ``corpus`` (list) and optional ``labels``/``about``.
+    """Read ``[name]`` tables with ``gold``, ``corpus`` (list) and optional ``labels``/``about``/``calibrate``.
 
     Raises:
         InputError: naming the file and the suite or field that is wrong.
@@ -55,8 +57,12 @@ def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> list[Suite]:
         if not isinstance(corpus, list) or not corpus or not all(isinstance(c, str) for c in corpus):
             raise InputError(f"{path}: suite [{name}] needs corpus = [\"folder\", ...], got {corpus!r}.")
         labels = table.get("labels")
+        calibrate = table.get("calibrate", True)
+        if not isinstance(calibrate, bool):
+            raise InputError(f"{path}: suite [{name}] has calibrate = {calibrate!r}; use true or false.")
         suites.append(Suite(name, Path(table["gold"]), tuple(Path(c) for c in corpus),
-                            Path(labels) if isinstance(labels, str) else None, str(table.get("about", ""))))
+                            Path(labels) if isinstance(labels, str) else None, str(table.get("about", "")),
+                            calibrate))
     if not suites:
         raise InputError(f"Suites file {str(path)!r} names no suite; add a [name] table with gold and corpus.")
     return suites

@@ -28,3 +28,22 @@ def test_a_match_threshold_that_breaks_the_false_abstention_budget_is_never_chos
     a = [_obs(True, 0.6, 0.84) for _ in range(3)] + [_obs(True, 0.6, 0.9) for _ in range(17)] + [_obs(False, 0.6, 0.83)]
     chosen = choose_pair({"a": a})
     assert chosen["false_abstention_rate"] <= 0.05
+
+
+def test_a_suite_marked_calibrate_false_is_reported_but_not_calibrated_on(tmp_path):
+    import pytest
+
+    from assistant.errors import InputError
+    from assistant.evaluation.suites import load_suites
+
+    path = tmp_path / "suites.toml"
+    path.write_text('[a]\ngold = "a.jsonl"\ncorpus = ["docs"]\n\n'
+                    '[b]\ngold = "b.jsonl"\ncorpus = ["docs"]\ncalibrate = false\n', encoding="utf-8")
+    assert [(s.name, s.calibrate) for s in load_suites(path)] == [("a", True), ("b", False)]
+    path.write_text('[a]\ngold = "a.jsonl"\ncorpus = ["docs"]\ncalibrate = "no"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="calibrate"):
+        load_suites(path)
+    from pathlib import Path
+
+    shipped = {s.name: s.calibrate for s in load_suites(Path(__file__).resolve().parents[3] / "eval" / "suites.toml")}
+    assert shipped == {"seeds": True, "ood": True, "unseen": False}
