@@ -74,8 +74,9 @@ def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:
             prev_index = len(spans) - 1 if same_paragraph and spans else None
             prev_end = e
             key = (meta["doc_id"], base + s, base + e)
-            if key in seen or not is_statement(text):
-                prev_end = None if not is_statement(text) else prev_end
+            statement = is_statement(text, listed=_is_list_item(chunk.page_content, s))
+            if key in seen or not statement:
+                prev_end = None if not statement else prev_end
                 continue
             seen.add(key)
             spans.append(
@@ -96,18 +97,30 @@ _META = re.compile(
 )
 
 
-def is_statement(text: str) -> bool:
+def is_statement(text: str, listed: bool = False) -> bool:
     """Questions ("Go deeper" bullets, FAQ titles), teasers, fragments, headings
     (a title, Markdown's "#" or a plain-text one) and instructions aimed at the
-    assistant (prompt injection) are not evidence."""
+    assistant (prompt injection) are not evidence. A list item (``listed``) may
+    state a fact without a verb or a full stop ("Export licences for gallium
+    and germanium"), so it is never taken for a title."""
     return (
         not text.rstrip().endswith("?")
         and not text.lstrip().startswith("#")
         and len(text.split()) >= 4
         and not _META.search(text)
         and not is_instruction(text)
-        and not is_title(text)
+        and (listed or not is_title(text))
     )
+
+
+# A list item's marker ("- ", "* ", "• ", "1. "), which sentence splitting leaves before the sentence.
+_LIST_MARKER = re.compile(r"\s*(?:[•*·–—-]|\d+[.)])\s+")
+
+
+def _is_list_item(text: str, start: int) -> bool:
+    """Whether the sentence at ``start`` opens a line behind a list marker."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return bool(_LIST_MARKER.fullmatch(text[line_start:start]))
 
 
 # How a sentence ends; a line ending otherwise may be a title or a caption.

@@ -312,3 +312,13 @@ def test_a_line_with_no_sentence_ending_and_no_verb_is_a_title_not_evidence(line
 
     assert is_title(line) is title
     assert is_statement(line) is not title
+
+
+def test_a_verbless_list_item_is_evidence_but_a_verbless_title_line_is_not():
+    from assistant.answering.evidence import spans_from_chunks
+
+    text = ("Yuan dynasty (paragraph 47)\n\nKey facts:\n- Gallium and germanium export licences\n"
+            "1. Licence backlog in June 2025\nPrices rose 5% in June.")
+    spans = spans_from_chunks([Document(text, metadata={"start": 0, "doc_id": "d", "id": "d:1"})])
+    assert [s.text for s in spans] == ["Gallium and germanium export licences", "Licence backlog in June 2025",
+                                       "Prices rose 5% in June."]
