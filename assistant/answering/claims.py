@@ -18,7 +18,8 @@ from assistant.answering.verification import (
     split_claims,
     strip_markers,
 )
-from assistant.text.language import NAME_LABELS, NUMERIC_LABELS, TIME_LABELS, read
+from assistant.text.language import NAME_LABELS, NUMERIC_LABELS, TIME_LABELS, parse, read
+from assistant.text.related_words import related
 from assistant.text.words import content_words
 
 
@@ -164,12 +165,15 @@ def direct_claim(sentence: str, evidence: list[Span], judge: SupportJudge, quest
 
 
 def missing_facts(claim: str, span: str, question: str = "") -> list[str]:
-    """The span's named things, amounts and dates (spaCy entities) that neither the claim nor the question states.
+    """The span's main participants (``main_participants``), named things, amounts and dates (spaCy
+    entities) that neither the claim nor the question states.
 
     Amounts and dates are compared by value ("7,742" = "7742"), names by their words.
     """
     mine, asked = read(strip_markers(claim)), read(question)
-    missing = []
+    said = mine.lemmas | asked.lemmas
+    # A participant is kept in any form WordNet relates to it ("disclosure" by "disclose").
+    missing = [noun for noun in main_participants(span) if noun not in said and not related(noun) & said]
     for entity in read(span).entities:
         if entity.label not in NAME_LABELS | NUMERIC_LABELS | TIME_LABELS:
             continue
@@ -179,6 +183,24 @@ def missing_facts(claim: str, span: str, question: str = "") -> list[str]:
         elif entity.words and not entity.words <= mine.words | asked.words:
             missing.append(entity.text)
     return missing
+
+
+# The dependents that name who or what the main verb's clause is about (its objects are often
+# the part a one-sentence answer rightly leaves out: "... disclosure of tactics signals a shift").
+_PARTICIPANTS = ("nsubj", "nsubjpass")
+
+
+def main_participants(span: str) -> list[str]:
+    """Lemmas of the nouns that are the subject of the span's main verb.
+
+    "For example, friction is caused by the gradients ..." is about friction;
+    a one-sentence rewrite that drops it ("Electrostatic gradients create
+    electrostatic forces ...") may be supported and still lose the answer.
+    """
+    doc = parse(span)
+    roots = [t for t in doc if t.dep_ == "ROOT"]
+    return [child.lemma_.lower() for root in roots for child in root.children
+            if child.dep_ in _PARTICIPANTS and child.pos_ in ("NOUN", "PROPN")]
 
 
 def _claim_text(sentence: str) -> str:

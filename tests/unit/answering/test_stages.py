@@ -189,6 +189,13 @@ def test_a_direct_sentence_must_keep_the_facts_of_its_span():
                          "How much did exports rise in June?") == []
     assert missing_facts("Exports rose to 7742 tonnes.", "Exports rose 60.3% to 7,742 tonnes in June.",
                          "How much did exports rise in June?") == ["60.3%"]
+    # the subject of the span's main verb, in any form WordNet relates to it
+    friction = "For example, friction is caused by the gradients of electrostatic potentials between the atoms."
+    assert missing_facts("Electrostatic gradients create electrostatic forces.", friction,
+                         "What do electrostatic gradient potentials create?") == ["friction"]
+    disclosure = "The ministry's disclosure of smuggling tactics signals a shift."
+    assert missing_facts("Smuggling tactics include mislabeling.", disclosure,
+                         "What smuggling tactics did the ministry disclose?") == []
 
 
 def test_headings_questions_and_teasers_are_not_evidence():
