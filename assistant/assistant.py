@@ -18,7 +18,7 @@ from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCall
 from assistant.models.embeddings import get_embeddings
 from assistant.settings import Settings, load_settings
 from assistant.store.index import Index
-from assistant.text import antonyms, language, related_words
+from assistant.text import antonyms, language, places, related_words
 
 #: The settings that shape an answer, saved with each conversation turn.
 ANSWER_SETTINGS = (
@@ -241,6 +241,7 @@ class Assistant:
         language.warm_up()
         antonyms.antonyms("warm")  # WordNet's antonym table (built once per machine, then read)
         related_words.related("warm")  # and its synonyms and derivational forms, likewise
+        places.containing_places("Beijing")  # and which places are part of which
         model = self.chat_model
         if model is not None and self.settings.llm == "llamacpp":
             model.invoke("Hi")

@@ -23,10 +23,12 @@ from assistant.text.language import (
     NAME_LABELS,
     NUMERIC_LABELS,
     TIME_LABELS,
+    Entity,
     Reading,
     read,
     read_many,
 )
+from assistant.text.places import containing_places
 from assistant.text.related_words import related
 from assistant.text.sentences import sentence_spans
 
@@ -95,9 +97,12 @@ def _coverage(claim: Reading, span: Reading, question_lemmas: frozenset[str]) ->
         return 0.0
     # A synonym or derivational form counts ("production" covers "produce"; WordNet), and so
     # does a number: its value is in the span, or the conflict check would have vetoed
-    # ("1.3 million" is "1,300,000").
+    # ("1.3 million" is "1,300,000"); and so does a place the span names a part of ("China"
+    # for "Beijing", as the name check lets it).
+    places = _containing(span)
     return sum(1 for w in words
-               if w in span.lemmas or w in claim.number_lemmas or related(w) & span.lemmas) / len(words)
+               if w in span.lemmas or w in claim.number_lemmas or related(w) & span.lemmas or w in places
+               ) / len(words)
 
 
 def contradiction(claim: str, span: str, question: str = "") -> str | None:
@@ -122,7 +127,8 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
         elif entity.label in TIME_LABELS:
             if (entity.values and not entity.values <= span.values) or not entity.words <= span.words:
                 return f"date:{entity.text}"
-        elif entity.label in NAME_LABELS and entity.words and not entity.words & span.words:
+        elif (entity.label in NAME_LABELS and entity.words and not entity.words & span.words
+              and not _place_within(entity, span)):
             return f"name:{entity.text}"
     if claim.values - span.values:
         return "number"
@@ -142,6 +148,20 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     if owned:
         return f"owner:{owned}"
     return None
+
+
+_PLACE_LABELS = frozenset({"GPE", "LOC"})
+
+
+def _place_within(place: Entity, span: Reading) -> bool:
+    """Whether the span names a place WordNet puts inside ``place`` ("Beijing" for "China"):
+    news writes the capital for the government, and the claim is no more specific than its source."""
+    return place.label in _PLACE_LABELS and place.text.lower().removeprefix("the ") in _containing(span)
+
+
+def _containing(span: Reading) -> frozenset[str]:
+    """The places the span's places are part of, by WordNet (lower case)."""
+    return frozenset().union(*(containing_places(e.text) for e in span.entities if e.label in _PLACE_LABELS))
 
 
 def _other_owner(claim: Reading, span: Reading) -> str | None:

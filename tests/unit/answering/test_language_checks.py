@@ -322,3 +322,15 @@ def test_a_verbless_list_item_is_evidence_but_a_verbless_title_line_is_not():
     spans = spans_from_chunks([Document(text, metadata={"start": 0, "doc_id": "d", "id": "d:1"})])
     assert [s.text for s in spans] == ["Gallium and germanium export licences", "Licence backlog in June 2025",
                                        "Prices rose 5% in June."]
+
+
+@pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
+def test_a_capital_named_for_its_country_supports_the_country_but_not_the_reverse():
+    from assistant.text.places import containing_places
+
+    assert "china" in containing_places("Beijing") and "poland" in containing_places("Warsaw")
+    span = "Unannounced 2025 quotas have been quietly issued by Beijing to tighten its control over output."
+    assert contradiction("China issued 2025 quotas to tighten its control over output.", span) is None
+    country = "Unannounced 2025 quotas have been quietly issued by China to tighten its control over output."
+    assert contradiction("Beijing issued 2025 quotas to tighten its control over output.", country) == "name:Beijing"
+    assert contradiction("Japan issued 2025 quotas to tighten its control over output.", span) == "name:Japan"
