@@ -31,6 +31,7 @@ from assistant.text.language import (
 from assistant.text.places import containing_places
 from assistant.text.related_words import related
 from assistant.text.sentences import sentence_spans
+from assistant.text.words import stem
 
 CITATION_MARK = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 # Weight of lemma coverage against MiniLM cosine, and the cut-off: chosen together by
@@ -99,10 +100,12 @@ def _coverage(claim: Reading, span: Reading, question_lemmas: frozenset[str]) ->
     # does a number: its value is in the span, or the conflict check would have vetoed
     # ("1.3 million" is "1,300,000"); and so does a place the span names a part of ("China"
     # for "Beijing", as the name check lets it).
-    places = _containing(span)
+    # A word the claim negates is covered by the span's "un-" form of it ("did not announce"
+    # by "unannounced").
+    places, prefixed = _containing(span), _negated_by_prefix(span)
     return sum(1 for w in words
                if w in span.lemmas or w in claim.number_lemmas or related(w) & span.lemmas or w in places
-               ) / len(words)
+               or (w in claim.negated and stem(w) in prefixed)) / len(words)
 
 
 def contradiction(claim: str, span: str, question: str = "") -> str | None:
@@ -138,6 +141,10 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     for verb in span.negated:
         if verb in claim.lemmas and verb not in claim.negated:
             return "negation"
+    prefixed = _negated_by_prefix(span)
+    for word in claim.lemmas - claim.negated:
+        if stem(word) in prefixed and word not in span.lemmas:
+            return "negation"  # "China announced quotas" against "unannounced quotas"
     for word in claim.all_lemmas - span.all_lemmas:
         if antonyms(word) & span.all_lemmas:
             return f"antonym:{word}"
@@ -151,6 +158,12 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
 
 
 _PLACE_LABELS = frozenset({"GPE", "LOC"})
+_UN_BASE = 4  # letters after "un" for it to be the prefix of a word ("unannounced"), not part of one ("unit")
+
+
+def _negated_by_prefix(span: Reading) -> frozenset[str]:
+    """Stems of the words the span negates with "un-" ("unannounced" -> the stem of "announced")."""
+    return frozenset(stem(w[2:]) for w in span.lemmas if w.startswith("un") and len(w) - 2 >= _UN_BASE)
 
 
 def _place_within(place: Entity, span: Reading) -> bool:

@@ -334,3 +334,14 @@ def test_a_capital_named_for_its_country_supports_the_country_but_not_the_revers
     country = "Unannounced 2025 quotas have been quietly issued by China to tighten its control over output."
     assert contradiction("Beijing issued 2025 quotas to tighten its control over output.", country) == "name:Beijing"
     assert contradiction("Japan issued 2025 quotas to tighten its control over output.", span) == "name:Japan"
+
+
+def test_an_un_prefixed_word_is_the_negation_of_its_base():
+    span = "Unannounced 2025 mining quotas have been quietly issued to tighten control over output."
+    assert contradiction("The 2025 mining quotas were announced.", span) == "negation"
+    assert contradiction("The 2025 mining quotas were not announced.", span) is None
+    judge = SupportJudge(None)
+    assert judge.scores("The 2025 mining quotas were not announced.", [span])[0] > judge.scores(
+        "The 2025 mining quotas were announced.", [span])[0]
+    # "un" inside a word is no prefix
+    assert contradiction("The unit issued quotas in 2025.", "The unit issued quotas in 2025.") is None
