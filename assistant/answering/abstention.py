@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from assistant.answering.evidence import Span
+from assistant.answering.evidence import Span, passage_text
 from assistant.answering.evidence_coverage import (
     asks_about_outcome,
     asks_for_figure,
     gives_figure,
+    mentioned,
     missing_entities,
+    other_instances,
+    question_entities,
     role_missing,
 )
 from assistant.answering.question_shape import names_kind_asked, question_shape
@@ -110,6 +113,17 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     if not missing:
         return None
     return _not_given("year_not_covered", [str(y) for y in sorted(given)[:4]], missing)
+
+
+def unpaired_instances(question: str, chunks) -> Abstention | None:
+    """Abstain when the question names one instance of a series ("Super Bowl LV") that no
+    retrieved passage names while some name others ("Super Bowl LVII")."""
+    texts = [passage_text(c) for c in chunks]
+    for name in question_entities(question):
+        others = [o for t in texts for o in other_instances(name, t)]
+        if others and not any(mentioned(name, [t]) for t in texts):
+            return _not_given("instance_not_covered", list(dict.fromkeys(others))[:4], [name])
+    return None
 
 
 def _not_given(reason: str, given: list[str], missing: list[str]) -> Abstention:
@@ -213,7 +227,8 @@ def check_coverage(
     """
     if not question or not evidence or evidence[0].score < threshold:
         return Abstention(True, "low_relevance", NOT_COVERED)
-    unpaired = unpaired_years(question, chunks, evidence) or unpaired_quarters(question, chunks, evidence)
+    unpaired = (unpaired_years(question, chunks, evidence) or unpaired_quarters(question, chunks, evidence)
+                or unpaired_instances(question, chunks))
     if unpaired is not None:
         return unpaired
     found, missing = missing_entities(question, [c.page_content for c in chunks])

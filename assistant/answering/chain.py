@@ -30,6 +30,7 @@ from assistant.answering.evidence import (
     GatheredEvidence,
     Span,
     choose_spans,
+    drop_other_instances,
     lead_with_focus,
     rank_spans,
 )
@@ -167,6 +168,7 @@ class AnswerChain:
                 choose_spans(query, spans, matrix, self.settings.evidence_sentences)
                 if spans and matrix is not None else []
             )
+            evidence = drop_other_instances(query, chunks, evidence)
             if focus:
                 evidence = lead_with_focus(focus, spans, evidence)
             match = None

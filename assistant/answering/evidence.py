@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
-from assistant.answering.evidence_coverage import question_entities
+from assistant.answering.evidence_coverage import other_instances, question_entities
 from assistant.answering.question_shape import names_kind_asked, question_shape
 from assistant.answering.safety import is_instruction
 from assistant.text.language import parse, read, read_many
@@ -244,6 +244,27 @@ def lead_with_focus(follow_up: str, spans: list[Span], evidence: list[Span]) -> 
         return evidence
     lead = naming[: len(evidence)]
     return [*lead, *[s for s in evidence if s not in lead]][: len(evidence)]
+
+
+def drop_other_instances(question: str, chunks: list[LCDocument], evidence: list[Span]) -> list[Span]:
+    """The evidence without sentences whose passage names another instance of a series the question names.
+
+    "Who was MVP of Super Bowl LV?" over reports of Super Bowl LV and LVII:
+    "Patrick Mahomes was named MVP" shares the question's words, but its
+    passage names Super Bowl LVII and never LV. Unchanged when it would leave
+    nothing (``abstention.unpaired_instances`` then decides).
+    """
+    names = question_entities(question)
+    if not evidence or not names:
+        return evidence
+    texts = {c.metadata.get("id"): passage_text(c) for c in chunks}
+    kept = [s for s in evidence if not any(other_instances(n, texts.get(s.chunk_id, s.text)) for n in names)]
+    return kept or evidence
+
+
+def passage_text(chunk: LCDocument) -> str:
+    """A chunk's text under its document's title (the title often names what the passage is about)."""
+    return f"{chunk.metadata.get('title', '')}\n{chunk.page_content}"
 
 
 def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expected: frozenset[str],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from assistant.text.language import NAME_LABELS, read
 from assistant.text.quantities import find_entities, has_quantity
 from assistant.text.words import content_words
 
@@ -40,16 +41,50 @@ _MONTHS_AND_DAYS = re.compile(
 
 
 def question_entities(question: str) -> list[str]:
-    """Named things the question asks about ('Japan', 'MP Materials'), without question words."""
+    """Named things the question asks about ('Japan', 'MP Materials'), without question words.
+
+    Capitalised phrases, split where spaCy reads two named things in one
+    ("MVP of Super Bowl LV" is "MVP" and "Super Bowl LV"; "the Bank of Japan"
+    stays one).
+    """
     names = []
-    for name, _, _ in find_entities(question):
-        if _MONTHS_AND_DAYS.match(name):
-            continue
-        if name.isupper() and len(name) <= 2:
-            continue  # "US", "EU": too short to check by spelling alone
-        if name not in names:
-            names.append(name)
+    for phrase, _, _ in find_entities(question):
+        for name in _split_by_parse(phrase, question):
+            if _MONTHS_AND_DAYS.match(name):
+                continue
+            if name.isupper() and len(name) <= 2:
+                continue  # "US", "EU": too short to check by spelling alone
+            if name not in names:
+                names.append(name)
     return names
+
+
+def _split_by_parse(phrase: str, question: str) -> list[str]:
+    """The spaCy entities inside ``phrase`` when there are two or more, else the phrase."""
+    inside = [e.text.removeprefix("the ") for e in read(question).entities
+              if e.label in NAME_LABELS and e.text.removeprefix("the ") in phrase]
+    return inside if len(inside) >= 2 else [phrase]
+
+
+# The last word of a name that tells one instance of a series from another: a number or a
+# Roman numeral ("Super Bowl LV", "iPhone 15", "World War II", "Apollo 11").
+_INSTANCE = re.compile(r"(?:[IVXLC]+|\d+[A-Za-z]?)")
+
+
+def other_instances(name: str, text: str) -> list[str]:
+    """Other members of ``name``'s series that ``text`` names while never naming ``name`` itself.
+
+    "Super Bowl LVII" for "Super Bowl LV"; empty when ``name`` ends in no
+    instance number or ``text`` names it.
+    """
+    words = name.split()
+    if len(words) < 2 or not _INSTANCE.fullmatch(words[-1]):
+        return []
+    series = r"\s+".join(re.escape(w) for w in words[:-1])
+    if re.search(series + r"\s+" + re.escape(words[-1]) + r"(?!\w)", text, re.IGNORECASE):
+        return []
+    found = re.findall(r"\b(" + series + r"\s+" + _INSTANCE.pattern + r")(?!\w)", text, re.IGNORECASE)
+    return list(dict.fromkeys(" ".join(f.split()) for f in found))
 
 
 #: How alike a misspelt name must be to a word of the text ("Telnet" ~ "Telenet": 0.92).
@@ -66,11 +101,21 @@ def mentioned(name: str, texts: list[str]) -> bool:
     words = set(content_words(name))
     if not words:
         return True
+    if _ACRONYM.fullmatch(name) and any(_spelled_out(name).search(text) for text in texts):
+        return True  # "MVP" for "most valuable player"
     for text in texts:
         vocabulary = set(content_words(text))
         if all(w in vocabulary or _spelled_alike(w, vocabulary) for w in words):
             return True
     return False
+
+
+_ACRONYM = re.compile(r"[A-Z]{2,6}")
+
+
+def _spelled_out(acronym: str) -> re.Pattern[str]:
+    """Consecutive words whose initials spell ``acronym`` ("most valuable player" for "MVP")."""
+    return re.compile(r"\b" + r"\w*[\s-]+".join(re.escape(c) for c in acronym) + r"\w*", re.IGNORECASE)
 
 
 def _spelled_alike(word: str, vocabulary: set[str]) -> bool:

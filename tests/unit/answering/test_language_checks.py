@@ -345,3 +345,27 @@ def test_an_un_prefixed_word_is_the_negation_of_its_base():
         "The 2025 mining quotas were announced.", [span])[0]
     # "un" inside a word is no prefix
     assert contradiction("The unit issued quotas in 2025.", "The unit issued quotas in 2025.") is None
+
+
+def test_another_instance_of_a_series_is_not_the_one_asked_about():
+    from assistant.answering.abstention import unpaired_instances
+    from assistant.answering.evidence import drop_other_instances
+    from assistant.answering.evidence_coverage import mentioned, other_instances, question_entities
+
+    assert question_entities("Who was MVP of Super Bowl LV?") == ["MVP", "Super Bowl LV"]
+    assert mentioned("MVP", ["Brady was named the game's most valuable player."])
+    assert other_instances("Super Bowl LV", "The Chiefs won Super Bowl LVII.") == ["Super Bowl LVII"]
+    assert other_instances("Super Bowl LV", "The Buccaneers won Super Bowl LV.") == []
+    assert other_instances("MP Materials", "MP Corp won.") == []  # no instance number
+    lv = Document("The Buccaneers won Super Bowl LV. Tom Brady was named the most valuable player.",
+                  metadata={"id": "a:1", "title": "Super Bowl LV"})
+    lvii = Document("The Chiefs won Super Bowl LVII. Patrick Mahomes was named MVP.",
+                    metadata={"id": "b:1", "title": "Super Bowl LVII"})
+    brady = _span("Tom Brady was named the most valuable player.", "a:1")
+    mahomes = _span("Patrick Mahomes was named MVP.", "b:1")
+    question = "Who was MVP of Super Bowl LV?"
+    assert drop_other_instances(question, [lv, lvii], [mahomes, brady]) == [brady]
+    assert drop_other_instances(question, [lvii], [mahomes]) == [mahomes]  # left to the abstention
+    verdict = unpaired_instances(question, [lvii])
+    assert verdict is not None and "Super Bowl LVII" in verdict.message and "Super Bowl LV" in verdict.message
+    assert unpaired_instances(question, [lv, lvii]) is None
