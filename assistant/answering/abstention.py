@@ -17,10 +17,10 @@ from assistant.answering.evidence_coverage import (
     asks_about_outcome,
     asks_for_figure,
     gives_figure,
+    instance_names,
     mentioned,
     missing_entities,
     other_instances,
-    question_entities,
     role_missing,
 )
 from assistant.answering.question_shape import names_kind_asked, question_shape
@@ -118,8 +118,9 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
 def unpaired_instances(question: str, chunks) -> Abstention | None:
     """Abstain when the question names one instance of a series ("Super Bowl LV") that no
     retrieved passage names while some name others ("Super Bowl LVII")."""
-    texts = [passage_text(c) for c in chunks]
-    for name in question_entities(question):
+    names = instance_names(question)
+    texts = [passage_text(c) for c in chunks] if names else []
+    for name in names:
         others = [o for t in texts for o in other_instances(name, t)]
         if others and not any(mentioned(name, [t]) for t in texts):
             return _not_given("instance_not_covered", list(dict.fromkeys(others))[:4], [name])
@@ -176,13 +177,13 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     looks can only answer more, and calibrating on them too (0.49 / 0.844)
     refused more on the sealed tests.
     """
-    asked = _query_vector(question, encoder)
-    match = _best_match(asked, [s.text for s in evidence[:MATCH_SENTENCES]], encoder)[1]
+    match = question_match(question, evidence, encoder)
     # The later looks exist to spare an abstention; a typed question whose evidence names
     # a thing of the kind asked is not refused (``check_coverage``), and its lead, chosen
     # for naming that thing, must not give way to a sentence that only reads closer.
     if match >= threshold or states_kind_asked(question, evidence[:MATCH_SENTENCES]):
         return evidence, match
+    asked = _query_vector(question, encoder)  # cached by the encoder since the first look
     shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
     others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
     # A long sentence may answer in one clause ("... from the Pen-y-darren ironworks to

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
-from assistant.answering.evidence_coverage import other_instances, question_entities
+from assistant.answering.evidence_coverage import instance_names, other_instances, question_entities
 from assistant.answering.question_shape import names_kind_asked, question_shape
 from assistant.answering.safety import is_instruction
 from assistant.text.language import parse, read, read_many
@@ -254,7 +254,7 @@ def drop_other_instances(question: str, chunks: list[LCDocument], evidence: list
     passage names Super Bowl LVII and never LV. Unchanged when it would leave
     nothing (``abstention.unpaired_instances`` then decides).
     """
-    names = question_entities(question)
+    names = instance_names(question)
     if not evidence or not names:
         return evidence
     texts = {c.metadata.get("id"): passage_text(c) for c in chunks}

@@ -71,15 +71,18 @@ def _split_by_parse(phrase: str, question: str) -> list[str]:
 _INSTANCE = re.compile(r"(?:[IVXLC]+|\d+[A-Za-z]?)")
 
 
+def instance_names(question: str) -> list[str]:
+    """The question's names that end in an instance number ("Super Bowl LV", not "MP Materials")."""
+    return [n for n in question_entities(question) if len(n.split()) >= 2 and _INSTANCE.fullmatch(n.split()[-1])]
+
+
 def other_instances(name: str, text: str) -> list[str]:
     """Other members of ``name``'s series that ``text`` names while never naming ``name`` itself.
 
-    "Super Bowl LVII" for "Super Bowl LV"; empty when ``name`` ends in no
-    instance number or ``text`` names it.
+    "Super Bowl LVII" for "Super Bowl LV"; empty when ``text`` names it. ``name``
+    is one of ``instance_names``.
     """
     words = name.split()
-    if len(words) < 2 or not _INSTANCE.fullmatch(words[-1]):
-        return []
     series = r"\s+".join(re.escape(w) for w in words[:-1])
     if re.search(series + r"\s+" + re.escape(words[-1]) + r"(?!\w)", text, re.IGNORECASE):
         return []

@@ -96,12 +96,11 @@ def _coverage(claim: Reading, span: Reading, question_lemmas: frozenset[str]) ->
         words = own
     if not words:
         return 0.0
-    # A synonym or derivational form counts ("production" covers "produce"; WordNet), and so
-    # does a number: its value is in the span, or the conflict check would have vetoed
-    # ("1.3 million" is "1,300,000"); and so does a place the span names a part of ("China"
-    # for "Beijing", as the name check lets it).
-    # A word the claim negates is covered by the span's "un-" form of it ("did not announce"
-    # by "unannounced").
+    # Besides the word itself: a WordNet synonym or derivational form ("production" covers
+    # "produce"); a number, whose value is in the span or the conflict check would have vetoed
+    # ("1.3 million" is "1,300,000"); a place the span names a part of ("China" for "Beijing",
+    # as the name check lets it); and a word the claim negates, by the span's "un-" form of it
+    # ("did not announce" by "unannounced").
     places, prefixed = _containing(span), _negated_by_prefix(span)
     return sum(1 for w in words
                if w in span.lemmas or w in claim.number_lemmas or related(w) & span.lemmas or w in places

@@ -2,9 +2,9 @@
 
 WordNet's data files are documented in wndb(5WN): one synset a line, its words,
 then pointers (``!`` antonym, ``+`` derivational form, ...) whose synset offsets
-are byte offsets into the target file. ``antonyms.py`` and ``related_words.py``
-each build a small table from them once per machine and keep it as JSON in the
-user's cache.
+are byte offsets into the target file. ``antonyms.py``, ``related_words.py`` and
+``places.py`` each build a small table from them once per machine and keep it as
+JSON in the user's cache.
 """
 
 from __future__ import annotations
