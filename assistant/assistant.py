@@ -23,7 +23,7 @@ from assistant.text import antonyms, language, places, related_words
 #: The settings that shape an answer, saved with each conversation turn.
 ANSWER_SETTINGS = (
     "llm", "k", "retrieval", "chunk_tokens", "chunk_overlap", "embedding_backend",
-    "abstain_threshold", "abstain_match_threshold", "evidence_sentences", "llm_writer", "collection",
+    "abstain_threshold", "abstain_match_threshold", "abstain_unmatched_match_threshold", "evidence_sentences", "llm_writer", "collection",
 )
 
 

@@ -2,8 +2,9 @@
 
 Abstain when there is no relevant evidence, a named thing the documents
 never mention, no evidence sentence that reads as an answer to the question
-(only as being on its topic), a figure asked for that no evidence sentence
-gives, a role nobody in the evidence holds, or an event after the newest source. The
+(only as being on its topic; it must read closer when a noun of the question
+is in no passage), a figure asked for that no evidence sentence gives, a role
+nobody in the evidence holds, or an event after the newest source. The
 tests of what a question asks and what a text covers are in
 ``evidence_coverage.py``, because ranking and conflict notes use them too.
 """
@@ -165,7 +166,7 @@ def _answering_passages(chunks, evidence: list[Span]) -> list[str]:
 
 
 def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
-                threshold: float) -> tuple[list[Span], float]:
+                threshold: float, kind_suffices: bool = True) -> tuple[list[Span], float]:
     """(evidence, its question match), with a lower-ranked sentence leading when only it matches.
 
     The sentence ranker can put the sentence that answers below three that
@@ -175,13 +176,14 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     of the first three long sentences are matched, one clause at a time.
     ``assistant calibrate`` (threshold 0) sees the first look only: the later
     looks can only answer more, and calibrating on them too (0.49 / 0.844)
-    refused more on the sealed tests.
+    refused more on the sealed tests. ``kind_suffices`` False: naming the kind asked
+    does not spare the later looks (a question noun is in no passage).
     """
     match = question_match(question, evidence, encoder)
     # The later looks exist to spare an abstention; a typed question whose evidence names
     # a thing of the kind asked is not refused (``check_coverage``), and its lead, chosen
     # for naming that thing, must not give way to a sentence that only reads closer.
-    if match >= threshold or states_kind_asked(question, evidence[:MATCH_SENTENCES]):
+    if match >= threshold or (kind_suffices and states_kind_asked(question, evidence[:MATCH_SENTENCES])):
         return evidence, match
     asked = _query_vector(question, encoder)  # cached by the encoder since the first look
     shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
@@ -217,6 +219,7 @@ def check_coverage(
     embeddings=None,
     match: float | None = None,
     match_threshold: float | None = None,
+    unmatched: list[str] | None = None,
 ) -> Abstention:
     """Decide whether the evidence answers ``question``, fully, partly or not at all.
 
@@ -225,6 +228,8 @@ def check_coverage(
             about events after it.
         match: ``question_match`` of the evidence (None: not measured), abstaining
             below ``match_threshold``; the closest sentence is quoted.
+        unmatched: the question's nouns no retrieved passage mentions; with them,
+            ``match_threshold`` is the stricter one and naming the kind asked spares nothing.
     """
     if not question or not evidence or evidence[0].score < threshold:
         return Abstention(True, "low_relevance", NOT_COVERED)
@@ -237,9 +242,14 @@ def check_coverage(
         names = " or ".join(missing)
         return Abstention(True, "not_mentioned", f"The documents do not mention {names}, so I can't answer this from them.",
                           not_covered=missing)
-    if (match is not None and match_threshold is not None and match < match_threshold
-            and not states_kind_asked(question, evidence[:MATCH_SENTENCES])):
-        return Abstention(True, "no_answering_sentence", NOT_COVERED, context_span=0)
+    if match is not None and match_threshold is not None and match < match_threshold:
+        if unmatched:
+            words = " or ".join(f'"{w}"' for w in unmatched)
+            return Abstention(True, "words_not_mentioned",
+                              f"The documents do not cover this: no passage found mentions {words}.",
+                              not_covered=list(unmatched), context_span=0)
+        if not states_kind_asked(question, evidence[:MATCH_SENTENCES]):
+            return Abstention(True, "no_answering_sentence", NOT_COVERED, context_span=0)
     # A figure only counts when its sentence is about the question's subject:
     # "exports jumped 60.3%" does not answer "what were the quota figures?".
     on_topic = [s.text for s in evidence[:3] if s.overlap >= 0.5]

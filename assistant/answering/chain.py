@@ -34,6 +34,7 @@ from assistant.answering.evidence import (
     lead_with_focus,
     rank_spans,
 )
+from assistant.answering.evidence_coverage import unmatched_nouns
 from assistant.answering.followups import suggest_follow_ups
 from assistant.answering.question_shape import question_shape
 from assistant.answering.questions import (
@@ -123,6 +124,8 @@ class AnswerChain:
         metadata["best_evidence_score"] = gathered.best_score()
         if gathered.match is not None:
             metadata["best_question_match"] = round(gathered.match, 4)
+        if gathered.unmatched:
+            metadata["unmatched_question_words"] = gathered.unmatched
         verdict = self.decide(understood.asked, gathered, documents)
         if verdict.abstain:
             yield from self._abstain(verdict, gathered.evidence, metadata, clock)
@@ -172,20 +175,28 @@ class AnswerChain:
             if focus:
                 evidence = lead_with_focus(focus, spans, evidence)
             match = None
-            threshold = self.settings.match_threshold_for(self.matcher)
+            unmatched = unmatched_nouns(query, [c.page_content for c in chunks]) if chunks else []
+            threshold = self._match_threshold(unmatched)
             if threshold is not None and evidence:
                 # The index encoder reads whether a sentence answers the question (decide
                 # abstains below the threshold); one that does may lead from lower down.
-                evidence, match = second_look(query, spans, evidence, self.matcher, threshold)
+                evidence, match = second_look(query, spans, evidence, self.matcher, threshold,
+                                              kind_suffices=not unmatched)
             attach_source_facts(spans, documents)
-        return GatheredEvidence(chunks, spans, evidence, match)
+        return GatheredEvidence(chunks, spans, evidence, match, unmatched)
+
+    def _match_threshold(self, unmatched: list[str]) -> float | None:
+        """The question match needed to answer: stricter when a question noun is in no passage."""
+        if unmatched:
+            return self.settings.unmatched_match_threshold_for(self.matcher)
+        return self.settings.match_threshold_for(self.matcher)
 
     def decide(self, asked: str, gathered: GatheredEvidence, documents: DocumentSnapshot) -> Abstention:
         """Whether the evidence answers ``asked`` fully, partly (``not_covered``) or not at all."""
         return check_coverage(
             asked, gathered.chunks, gathered.evidence, self.settings.abstain_threshold,
             newest_corpus_date(documents), self.embeddings,
-            gathered.match, self.settings.match_threshold_for(self.matcher),
+            gathered.match, self._match_threshold(gathered.unmatched), gathered.unmatched,
         )
 
     def write(self, understood: UnderstoodQuestion, evidence: list[Span]) -> Generator[DraftClaim, None, dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from langchain_core.documents import Document as LCDocument
@@ -310,6 +310,9 @@ class GatheredEvidence:
     # How well the best of the first evidence sentences answers the question under the index
     # encoder (``abstention.question_match``); None when no threshold calls for it.
     match: float | None = None
+    # The question's nouns no retrieved passage mentions (``evidence_coverage.unmatched_nouns``):
+    # the match must then reach the stricter threshold.
+    unmatched: list[str] = field(default_factory=list)
 
     def best_score(self) -> float:
         """The chosen evidence's best score (0.0 when none), rounded as the answer reports it."""

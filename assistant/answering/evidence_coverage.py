@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from assistant.text.language import NAME_LABELS, read
+from assistant.text.language import NAME_LABELS, parse, read
 from assistant.text.quantities import find_entities, has_quantity
 from assistant.text.words import content_words
 
@@ -134,6 +134,25 @@ def missing_entities(question: str, texts: list[str]) -> tuple[list[str], list[s
     for name in question_entities(question):
         (found if mentioned(name, texts) else missing).append(name)
     return found, missing
+
+
+_WH_TAGS = ("WDT", "WP", "WP$", "WRB")
+
+
+def unmatched_nouns(question: str, texts: list[str]) -> list[str]:
+    """The question's nouns that none of ``texts`` mentions ("crisis" in "When was the Rhine crisis?").
+
+    The head noun of each of the question's noun phrases (spaCy), except the
+    phrase of the question word, which names the kind of answer ("What year",
+    "How many branches") rather than what it is about. When the passage that
+    answers a question is missing, the rest of its article is still retrieved
+    for the names it shares, but the question's own nouns are often nowhere in
+    it; such a question must match its best sentence more closely to be
+    answered (``abstain_unmatched_match_threshold``).
+    """
+    heads = [chunk.root for chunk in parse(question).noun_chunks if not any(t.tag_ in _WH_TAGS for t in chunk)]
+    nouns = [h.text for h in heads if h.pos_ in ("NOUN", "PROPN") and h.is_alpha and not h.is_stop]
+    return [n for n in dict.fromkeys(nouns) if not mentioned(n, texts)]
 
 
 def asks_for_figure(question: str) -> bool:

@@ -4,7 +4,7 @@ A threshold chosen on one corpus fits that corpus: the seeds' 0.43 refused 6 %
 of the answerable out-of-domain questions. So each suite's dev items are
 observed over their own corpus, and the threshold kept is the one whose
 false-abstention rate stays within 5 % on every suite and whose worst
-abstention accuracy is highest.
+abstention accuracy is highest (ties: the highest mean over the suites).
 
 Two thresholds are chosen together: the best evidence score (the sentence
 ranker's, ``abstain_threshold``) and the question match (the index encoder's,
@@ -14,7 +14,11 @@ figure) abstained anyway. Any pair can then be scored without asking again: an
 item abstains when a rule did or a score is below its threshold. For each
 match threshold the evidence threshold is chosen as above; the pair kept has
 the best worst-suite abstention accuracy, then the lowest false abstention,
-then the middle of its plateau of match thresholds.
+then the middle of its plateau of match thresholds. A third, the match a question
+needs when one of its nouns is in no retrieved passage
+(``abstain_unmatched_match_threshold``), is then chosen the same way with the
+pair fixed: the value at or above the match threshold with the best
+worst-suite abstention accuracy within the false-abstention budget.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Observation:
     best_score: float
     rule_abstained: bool
     best_match: float | None = None  # None: the encoder gave no match score
+    unmatched: bool = False  # a noun of the question is in no retrieved passage
 
 
 def observe(assistant, items) -> list[Observation]:
@@ -43,7 +48,8 @@ def observe(assistant, items) -> list[Observation]:
 
     # Evidence scores do not depend on the generator, so the fast one is used.
     probe = assistant.settings.model_copy(
-        update={"abstain_threshold": 0.0, "abstain_match_threshold": 0.0, "llm": "extractive"})
+        update={"abstain_threshold": 0.0, "abstain_match_threshold": 0.0,
+                "abstain_unmatched_match_threshold": 0.0, "llm": "extractive"})
     runner = Assistant(probe, embeddings=assistant.embeddings, index_embeddings=assistant.index_embeddings,
                        chroma_client=assistant.index._client)
     out = []
@@ -51,20 +57,30 @@ def observe(assistant, items) -> list[Observation]:
         answer = runner.ask(item.question)
         match = answer.metadata.get("best_question_match")
         out.append(Observation(item.answerable, float(answer.metadata.get("best_evidence_score", 0.0)),
-                               answer.abstained, None if match is None else float(match)))
+                               answer.abstained, None if match is None else float(match),
+                               bool(answer.metadata.get("unmatched_question_words"))))
     return out
 
 
-def curve(observations: list[Observation], steps: int = 101, match_threshold: float | None = None) -> list[dict[str, float]]:
+def curve(observations: list[Observation], steps: int = 101, match_threshold: float | None = None,
+          unmatched_threshold: float | None = None) -> list[dict[str, float]]:
     """Coverage (answerable items answered) and precision (answered items answerable) per threshold.
 
-    With ``match_threshold``, an item whose question match is below it abstains too.
+    With ``match_threshold``, an item whose question match is below it abstains too;
+    an ``unmatched`` one below ``unmatched_threshold`` when given.
     """
     rows = []
     n_answerable = sum(o.answerable for o in observations) or 1
     n_unanswerable = sum(not o.answerable for o in observations) or 1
-    matched = [o for o in observations
-               if match_threshold is None or o.best_match is None or o.best_match >= match_threshold]
+
+    def needed(o: Observation) -> float | None:
+        return unmatched_threshold if o.unmatched and unmatched_threshold is not None else match_threshold
+
+    def answers(o: Observation) -> bool:
+        bar = needed(o)
+        return bar is None or o.best_match is None or o.best_match >= bar
+
+    matched = [o for o in observations if answers(o)]
     for i in range(steps):
         t = i / (steps - 1)
         answered = [o for o in matched if not o.rule_abstained and o.best_score >= t]
@@ -83,9 +99,16 @@ def choose_threshold(rows: list[dict[str, float]]) -> dict[str, float]:
     """The threshold with the best abstention accuracy whose false-abstention rate stays
     within 5%; ties go to the middle of the best plateau (robust to new questions)."""
     allowed = [r for r in rows if r["false_abstention_rate"] <= MAX_FALSE_ABSTENTION + 1e-9] or rows
-    best = max(r["abstention_accuracy"] for r in allowed)
-    plateau = [r for r in allowed if r["abstention_accuracy"] == best]
+    best = max(_accuracy(r) for r in allowed)
+    plateau = [r for r in allowed if _accuracy(r) == best]
     return plateau[len(plateau) // 2]
+
+
+def _accuracy(row: dict[str, Any]) -> tuple[float, float]:
+    """(worst-suite, mean) abstention accuracy: among equally good worst suites, the better
+    mean wins, so a threshold that only the worst suite cannot tell apart is not chosen blind."""
+    worst = round(row["abstention_accuracy"], 9)
+    return worst, round(row.get("mean_abstention_accuracy", worst), 9)
 
 
 def plot_curve(rows: list[dict[str, float]], chosen: dict[str, float], path: Path) -> None:
@@ -125,6 +148,7 @@ def choose_across(curves: dict[str, list[dict[str, float]]]) -> dict[str, float]
             "coverage": min(r["coverage"] for r in rows),
             "precision": min(r["precision"] for r in rows),
             "abstention_accuracy": min(r["abstention_accuracy"] for r in rows),
+            "mean_abstention_accuracy": sum(r["abstention_accuracy"] for r in rows) / len(rows),
             "false_abstention_rate": max(r["false_abstention_rate"] for r in rows),
         })
     return choose_threshold(worst)
@@ -144,19 +168,47 @@ def choose_pair(observed: dict[str, list[Observation]]) -> dict[str, Any]:
     # choose_across falls back to every row when none keeps the budget; such a pair is not a choice.
     within = [r for r in candidates if r["false_abstention_rate"] <= MAX_FALSE_ABSTENTION + 1e-9]
     candidates = within or candidates
-    key = [(round(r["abstention_accuracy"], 9), -round(r["false_abstention_rate"], 9)) for r in candidates]
+    chosen = _best_of(candidates)
+    m = chosen["match_threshold"]
+    chosen["unmatched_match_threshold"] = None
+    if m is not None:
+        chosen.update(choose_unmatched(observed, chosen["threshold"], m))
+    return chosen
+
+
+def _best_of(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best worst-suite abstention accuracy, then the lowest false abstention; the plateau's middle."""
+    key = [(*_accuracy(r), -round(r["false_abstention_rate"], 9)) for r in candidates]
     best = max(key)
     plateau = [r for r, k in zip(candidates, key, strict=True) if k == best]
     return plateau[len(plateau) // 2]
+
+
+def choose_unmatched(observed: dict[str, list[Observation]], threshold: float, match: float) -> dict[str, float]:
+    """The match threshold for questions with a noun in no passage, the pair (``threshold``,
+    ``match``) fixed: from ``match`` up, the best worst-suite row within the budget. Returns
+    that row's worst-suite fields and ``unmatched_match_threshold``."""
+    at = round(threshold * 100)  # the curve's row of ``threshold`` (steps of 0.01)
+    rows = []
+    for m2 in [g for g in MATCH_GRID if g >= match]:
+        per_suite = [curve(obs, match_threshold=match, unmatched_threshold=m2)[at] for obs in observed.values()]
+        rows.append({"unmatched_match_threshold": m2,
+                     "coverage": min(r["coverage"] for r in per_suite),
+                     "precision": min(r["precision"] for r in per_suite),
+                     "abstention_accuracy": min(r["abstention_accuracy"] for r in per_suite),
+                     "mean_abstention_accuracy": sum(r["abstention_accuracy"] for r in per_suite) / len(per_suite),
+                     "false_abstention_rate": max(r["false_abstention_rate"] for r in per_suite)})
+    within = [r for r in rows if r["false_abstention_rate"] <= MAX_FALSE_ABSTENTION + 1e-9]
+    return _best_of(within) if within else {"unmatched_match_threshold": match}
 
 
 def calibrate_suites(observed: dict[str, list[Observation]], out_dir: Path) -> dict[str, Any]:
     """Curves per suite, the thresholds chosen across them, JSON + PNG (pooled curve) in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = choose_pair(observed)
-    m = chosen["match_threshold"]
-    curves = {name: curve(obs, match_threshold=m) for name, obs in observed.items()}
-    rows = curve([o for obs in observed.values() for o in obs], match_threshold=m)
+    m, m2 = chosen["match_threshold"], chosen["unmatched_match_threshold"]
+    curves = {name: curve(obs, match_threshold=m, unmatched_threshold=m2) for name, obs in observed.items()}
+    rows = curve([o for obs in observed.values() for o in obs], match_threshold=m, unmatched_threshold=m2)
     result = {"chosen": chosen, "curve": rows, "curves": curves,
               "observations": {name: [vars(o) for o in obs] for name, obs in observed.items()}}
     tmp = out_dir / "abstention_curve.json.tmp"

@@ -29,7 +29,8 @@ from assistant.evaluation.suites import read_toml
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
 INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path", "embedding_backend", "index_embedding_backend")
-SHOWN_SETTINGS = ("llm", "retrieval", "k", "chunk_tokens", "chunk_overlap", "abstain_threshold", "abstain_match_threshold", "evidence_sentences")
+SHOWN_SETTINGS = ("llm", "retrieval", "k", "chunk_tokens", "chunk_overlap", "abstain_threshold", "abstain_match_threshold",
+                  "abstain_unmatched_match_threshold", "evidence_sentences")
 
 
 @dataclass(frozen=True)

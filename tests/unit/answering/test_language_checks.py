@@ -369,3 +369,37 @@ def test_another_instance_of_a_series_is_not_the_one_asked_about():
     verdict = unpaired_instances(question, [lvii])
     assert verdict is not None and "Super Bowl LVII" in verdict.message and "Super Bowl LV" in verdict.message
     assert unpaired_instances(question, [lv, lvii]) is None
+
+
+def test_a_question_noun_in_no_passage_needs_the_stricter_match_and_names_the_kind_in_vain():
+    from assistant.answering.abstention import check_coverage
+    from assistant.answering.evidence_coverage import unmatched_nouns
+
+    passage = "By the 6th century, the Rhine was within the borders of Francia."
+    assert unmatched_nouns("When was the Rhine crisis?", [passage]) == ["crisis"]
+    # The question word's own phrase names the kind of answer, not what the question is about.
+    assert unmatched_nouns("In what year did the Rhine reach Francia?", [passage]) == []
+    assert unmatched_nouns("How many countries does the Rhine cross?", [passage]) == []
+    span = Span("d", "T", "S", 0, len(passage), passage, "d:1", score=0.7, overlap=0.5)
+    chunks = [Document(passage, metadata={"id": "d:1"})]
+    # A date beside the question's words spares an ordinary question below the match threshold ...
+    assert not check_coverage("When was the Rhine in Francia?", chunks, [span], 0.3,
+                              match=0.83, match_threshold=0.842).abstain
+    # ... but not one asking about something no passage mentions, and the answer says what.
+    verdict = check_coverage("When was the Rhine crisis?", chunks, [span], 0.3,
+                             match=0.845, match_threshold=0.854, unmatched=["crisis"])
+    assert verdict.abstain and verdict.reason == "words_not_mentioned" and '"crisis"' in verdict.message
+    assert not check_coverage("When was the Rhine crisis?", chunks, [span], 0.3,
+                              match=0.86, match_threshold=0.854, unmatched=["crisis"]).abstain
+
+
+def test_the_unmatched_threshold_is_never_below_the_general_one():
+    from assistant.settings import CALIBRATED_UNMATCHED_MATCH_THRESHOLDS, Settings
+
+    encoder = _Vectors({})
+    assert Settings().unmatched_match_threshold_for(encoder) == CALIBRATED_UNMATCHED_MATCH_THRESHOLDS["e5"]
+    assert Settings(abstain_unmatched_match_threshold=0.5).unmatched_match_threshold_for(encoder) == \
+        Settings().match_threshold_for(encoder)
+    # An explicit general threshold (calibration's 0) is used as it is; a fake encoder gets none.
+    assert Settings(abstain_match_threshold=0.0).unmatched_match_threshold_for(encoder) == 0.0
+    assert Settings().unmatched_match_threshold_for(object()) is None

@@ -46,4 +46,25 @@ def test_a_suite_marked_calibrate_false_is_reported_but_not_calibrated_on(tmp_pa
     from pathlib import Path
 
     shipped = {s.name: s.calibrate for s in load_suites(Path(__file__).resolve().parents[3] / "eval" / "suites.toml")}
-    assert shipped == {"seeds": True, "ood": True, "unseen": False}
+    assert shipped == {"seeds": True, "ood": True, "unseen": False, "rhine": True}
+
+
+def test_questions_with_a_noun_in_no_passage_get_their_own_stricter_match_threshold():
+    def obs(answerable: bool, match: float, unmatched: bool) -> Observation:
+        return Observation(answerable, 0.7, False, match, unmatched)
+
+    # Answerable questions match from 0.85 up, some with a noun the passages lack at 0.87 or more;
+    # unanswerable ones lacking a noun match at 0.855-0.86, above the general threshold.
+    a = ([obs(True, 0.85 + i / 1000, False) for i in range(20)] + [obs(True, 0.87 + i / 1000, True) for i in range(5)]
+         + [obs(False, 0.80, False), obs(False, 0.855, True), obs(False, 0.86, True)])
+    chosen = choose_pair({"a": a})
+    assert chosen["match_threshold"] <= 0.85 < 0.86 < chosen["unmatched_match_threshold"] <= 0.87
+    assert chosen["abstention_accuracy"] == 1.0 and chosen["false_abstention_rate"] == 0.0
+
+
+def test_a_tie_on_the_worst_suite_goes_to_the_better_mean():
+    # Suite b abstains on nothing whatever the evidence threshold; suite a needs it at 0.5 or more.
+    a = [_obs(True, 0.7, None) for _ in range(20)] + [_obs(False, 0.45, None)]
+    b = [_obs(True, 0.7, None) for _ in range(20)] + [_obs(False, 0.9, None)]
+    chosen = choose_pair({"a": a, "b": b})
+    assert 0.45 < chosen["threshold"] <= 0.7
