@@ -109,11 +109,12 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     if not asked:
         return None
     passages = _answering_passages(chunks, evidence)
-    given = set().union(*(read(text).years() for text in passages))
+    groups = sorted({g for text in passages for g in read(text).year_groups()}, key=lambda g: (min(g), len(g)))
+    given = set().union(*groups)
     missing = [_year_text(group) for group in dict.fromkeys(asked) if not group & given]
     if not missing:
         return None
-    return _not_given("year_not_covered", [str(y) for y in sorted(given)[:4]], missing)
+    return _not_given("year_not_covered", list(dict.fromkeys(_year_text(g) for g in groups))[:4], missing)
 
 
 def unpaired_instances(question: str, chunks) -> Abstention | None:
@@ -137,8 +138,10 @@ def _not_given(reason: str, given: list[str], missing: list[str]) -> Abstention:
 
 
 def _year_text(group: frozenset[int]) -> str:
-    """"2018", or a season "2021–22"."""
+    """"2018", a season "2021–22", or a decade or century "the 1950s"."""
     years = sorted(group)
+    if len(years) > 2:
+        return f"the {years[0]}s"
     return str(years[0]) if len(years) == 1 else f"{years[0]}–{str(years[1])[-2:]}"
 
 

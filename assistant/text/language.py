@@ -21,6 +21,9 @@ from typing import Any
 # Where a year is written: dates, events ("the 2023 Super Bowl"), and seasons spaCy reads as numbers ("2021/22").
 YEAR_LABELS = frozenset({"DATE", "EVENT", "CARDINAL"})
 _SEASON = re.compile(r"\b(1\d{3}|20\d{2})\s*[–/-]\s*(\d{2}|\d{4})\b")
+# A decade: "the 1950s", "the 1950's" (spaCy ends the question's entity before the "'s").
+_DECADE = re.compile(r"\b(1\d{2}|20\d)0'?s\b")
+_CENTURY = re.compile(r"\b(1\d|2[01]|[1-9])(?:st|nd|rd|th)[\s-]+century\b", re.IGNORECASE)
 NUMERIC_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
 TIME_LABELS = frozenset({"DATE", "TIME"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW",
@@ -66,18 +69,25 @@ class Reading:
         """The calendar years each date or event names, one group per mention.
 
         "in 2019" -> {2019}; a season "2021–22" or "2021/22" -> {2021, 2022}, met
-        by either year; "the 2023 Super Bowl" (an EVENT) -> {2023}.
+        by either year; a decade "the 1950s" -> 1950 to 1959; a century "the 1700s"
+        or "the 18th century" -> 1700 to 1799; "the 2023 Super Bowl"
+        (an EVENT) -> {2023}.
         """
         groups = []
         for entity in self.entities:
             if entity.label not in YEAR_LABELS:
                 continue
             season = _SEASON.search(entity.text)
+            decades = [int(d) * 10 for d in _DECADE.findall(entity.text)]
+            # "the 1700s" is usually the century ("the 18th century"), "the 1950s" the decade.
+            groups += [frozenset(range(start, start + (100 if start % 100 == 0 else 10))) for start in decades]
+            groups += [frozenset(range((int(n) - 1) * 100, int(n) * 100)) for n in _CENTURY.findall(entity.text)]
             if season:
                 first, second = int(season.group(1)), season.group(2)
                 groups.append(frozenset({first, int(second) if len(second) == 4 else first // 100 * 100 + int(second)}))
             elif entity.label != "CARDINAL":
-                groups += [frozenset({int(v)}) for v in entity.values if 1000 <= v <= 2100 and v == int(v)]
+                groups += [frozenset({int(v)}) for v in entity.values
+                           if 1000 <= v <= 2100 and v == int(v) and int(v) not in decades]
         return groups
 
     def years(self) -> set[int]:
@@ -151,7 +161,7 @@ def _store(text: str, reading: Reading) -> None:
 def _reading(doc: Any) -> Reading:
     ratios = _ratios(doc)
     entities = tuple(
-        Entity(ent.text, ent.label_, frozenset(t.lower_ for t in ent if _is_content(t)),
+        Entity(_entity_text(ent), ent.label_, frozenset(t.lower_ for t in ent if _is_content(t)),
                frozenset(_as_ratios(_values(ent), ent, ratios)))
         for ent in doc.ents
     )
@@ -173,6 +183,14 @@ def _reading(doc: Any) -> Reading:
         number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
         year_numbers=frozenset(int(t.text) for t in doc if _YEAR_TOKEN.fullmatch(t.text)),
     )
+
+
+def _entity_text(ent: Any) -> str:
+    """The entity's text, with the "'s" of a decade spaCy left outside it ("1950" + "'s")."""
+    after = ent.doc[ent.end] if ent.end < len(ent.doc) else None
+    if after is not None and after.text in ("'s", "’s", "s") and re.fullmatch(r"1\d{2}0|20\d0", ent.text):
+        return ent.text + "'s"
+    return ent.text
 
 
 def _is_content(token: Any) -> bool:

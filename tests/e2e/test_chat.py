@@ -8,6 +8,7 @@ import re
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, open_chat
 
@@ -64,9 +65,10 @@ def open_first_chip(page, answer) -> str:
 def test_ask_stream_cite_view_follow_up_copy_clear(chat, server, output_dir) -> None:
     page = chat
     suggested = httpx.get(server.url + "/api/suggestions", timeout=30).json()
-    assert page.locator("#sugg-title").inner_text().strip() == "Go deeper"
-    shown = [page.locator(f"#suggestion-{i}").inner_text().strip() for i in range(len(suggested[:4]))]
-    assert shown == suggested[:4]
+    # Waited for: while the page's load event runs, Gradio lays "processing | 0.1s" over the panel.
+    expect(page.locator("#sugg-title")).to_have_text("Go deeper", timeout=30_000)
+    for i, question in enumerate(suggested[:4]):
+        expect(page.locator(f"#suggestion-{i}")).to_have_text(question, timeout=30_000)
     page.screenshot(path=str(output_dir / "desktop-empty.png"), full_page=True)
 
     # A Go deeper question: a live bubble first, then chips and sources. (The extractive

@@ -232,6 +232,12 @@ def test_a_quarter_the_passages_never_mention_abstains_and_says_which_they_give(
         ("Who won the 2023 Super Bowl?", "The Chiefs won Super Bowl LVII in February 2022.", True),  # a year in an EVENT
         ("Who won the 2021–22 Premier League?", "Manchester City won the league in May 2022.", False),  # either year of a season
         ("Who won the 2021/22 Premier League?", "Manchester City won the league in 2020.", True),
+        # A decade is each of its years, however the question writes it.
+        ("Where did France lose a war in the 1950's?", "France lost a bitter war in Vietnam in the 1950s.", False),
+        ("What did France sign in 1954?", "France lost a bitter war in Vietnam in the 1950s.", False),
+        ("Where did France lose a war in the 1950s?", "France left Algeria in 1962.", True),
+        ("How many Huguenots had fled by the 1700s?", "By 1750 most Huguenots had fled.", False),  # a century
+        ("How many Huguenots had fled by the 1700s?", "Most had fled by the early 18th century.", False),
     ],
 )
 def test_years_of_events_and_seasons_must_pair_with_the_passages(question, passage, abstains):
@@ -403,3 +409,18 @@ def test_the_unmatched_threshold_is_never_below_the_general_one():
     # An explicit general threshold (calibration's 0) is used as it is; a fake encoder gets none.
     assert Settings(abstain_match_threshold=0.0).unmatched_match_threshold_for(encoder) == 0.0
     assert Settings().unmatched_match_threshold_for(object()) is None
+
+
+@pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
+def test_a_question_noun_is_mentioned_by_another_form_of_its_word_but_not_by_a_synonym():
+    from assistant.answering.evidence_coverage import unmatched_nouns
+
+    assert unmatched_nouns("Where do the smugglers hide rare earths?", ["Smuggling of rare earths rose."]) == []
+    # "business" is a WordNet synonym of "occupation", not a form of the word.
+    assert unmatched_nouns("When did the occupation end?", ["The business ended in 1930."]) == ["occupation"]
+
+
+def test_a_decade_the_passages_never_mention_is_named_as_a_decade():
+    passage = "The war was lost in the 1950s; the treaty came in 1962."
+    verdict = unpaired_years("Who won the war in the 1990s?", [Document(passage, metadata={"id": "d:1"})], [_span(passage)])
+    assert verdict is not None and verdict.message == "The documents give the 1950s, 1962, not the 1990s, for this."
