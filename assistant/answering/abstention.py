@@ -223,6 +223,7 @@ def check_coverage(
     match: float | None = None,
     match_threshold: float | None = None,
     unmatched: list[str] | None = None,
+    unmatched_threshold: float | None = None,
 ) -> Abstention:
     """Decide whether the evidence answers ``question``, fully, partly or not at all.
 
@@ -232,7 +233,9 @@ def check_coverage(
         match: ``question_match`` of the evidence (None: not measured), abstaining
             below ``match_threshold``; the closest sentence is quoted.
         unmatched: the question's nouns no retrieved passage mentions; with them,
-            ``match_threshold`` is the stricter one and naming the kind asked spares nothing.
+            ``match`` must reach ``unmatched_threshold`` (when given) and naming the kind
+            asked spares nothing. The abstention blames those words only when they decide
+            it: an answer below ``match_threshold`` anyway gets the plain message.
     """
     if not question or not evidence or evidence[0].score < threshold:
         return Abstention(True, "low_relevance", NOT_COVERED)
@@ -245,13 +248,15 @@ def check_coverage(
         names = " or ".join(missing)
         return Abstention(True, "not_mentioned", f"The documents do not mention {names}, so I can't answer this from them.",
                           not_covered=missing)
-    if match is not None and match_threshold is not None and match < match_threshold:
-        if unmatched:
+    needed = unmatched_threshold if unmatched and unmatched_threshold is not None else match_threshold
+    if match is not None and needed is not None and match < needed:
+        spared = states_kind_asked(question, evidence[:MATCH_SENTENCES])
+        if unmatched and (spared or match_threshold is None or match >= match_threshold):
             words = " or ".join(f'"{w}"' for w in unmatched)
             return Abstention(True, "words_not_mentioned",
                               f"The documents do not cover this: no passage found mentions {words}.",
                               not_covered=list(unmatched), context_span=0)
-        if not states_kind_asked(question, evidence[:MATCH_SENTENCES]):
+        if not spared:
             return Abstention(True, "no_answering_sentence", NOT_COVERED, context_span=0)
     # A figure only counts when its sentence is about the question's subject:
     # "exports jumped 60.3%" does not answer "what were the quota figures?".

@@ -196,7 +196,8 @@ class AnswerChain:
         return check_coverage(
             asked, gathered.chunks, gathered.evidence, self.settings.abstain_threshold,
             newest_corpus_date(documents), self.embeddings,
-            gathered.match, self._match_threshold(gathered.unmatched), gathered.unmatched,
+            gathered.match, self.settings.match_threshold_for(self.matcher), gathered.unmatched,
+            self.settings.unmatched_match_threshold_for(self.matcher),
         )
 
     def write(self, understood: UnderstoodQuestion, evidence: list[Span]) -> Generator[DraftClaim, None, dict]:
