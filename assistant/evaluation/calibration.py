@@ -177,7 +177,8 @@ def choose_pair(observed: dict[str, list[Observation]]) -> dict[str, Any]:
 
 
 def _best_of(candidates: list[dict[str, Any]]) -> dict[str, Any]:
-    """The best worst-suite abstention accuracy, then the lowest false abstention; the plateau's middle."""
+    """The best worst-suite abstention accuracy, then the best mean, then the lowest false
+    abstention; the middle of the plateau of rows that tie on all three."""
     key = [(*_accuracy(r), -round(r["false_abstention_rate"], 9)) for r in candidates]
     best = max(key)
     plateau = [r for r, k in zip(candidates, key, strict=True) if k == best]
