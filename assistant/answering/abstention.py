@@ -172,6 +172,10 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
                 threshold: float, kind_suffices: bool = True) -> tuple[list[Span], float]:
     """(evidence, its question match), with a lower-ranked sentence leading when only it matches.
 
+    When no look reaches ``threshold`` the evidence is unchanged and the match is the
+    best any look saw, so the decide stage can tell whether a lower, general threshold
+    would have answered (it then blames the question's unmentioned nouns).
+
     The sentence ranker can put the sentence that answers below three that
     repeat the question's words; rather than abstain, the next
     ``SECOND_LOOK_SENTENCES`` ranked sentences are matched too, and the best of
@@ -195,6 +199,7 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     # Abercynon in south Wales"), which the whole sentence's vector dilutes: its windows
     # are matched on their own.
     windows = [(s, w) for s in evidence[:MATCH_SENTENCES] for w in _windows(s.text)]
+    best = match
     for candidates in ([(s, s.text) for s in others], windows):
         if not candidates:
             continue
@@ -202,7 +207,8 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
         if score >= threshold:
             lead = candidates[at][0]
             return [lead, *[s for s in evidence if s is not lead]][: len(evidence)], score
-    return evidence, match
+        best = max(best, score)
+    return evidence, best
 
 
 def _windows(text: str) -> list[str]:

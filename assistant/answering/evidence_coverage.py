@@ -15,7 +15,7 @@ import re
 from assistant.text.language import NAME_LABELS, parse, read
 from assistant.text.quantities import find_entities, has_quantity
 from assistant.text.related_words import related
-from assistant.text.words import content_words
+from assistant.text.words import content_words, is_stop_word
 
 _MEASURES = r"(figures?|numbers?|amounts?|totals?|volumes?|tonnage|quotas?|prices?|rates?|costs?|values?|percentages?|shares?|sums?|salary|salaries)"
 _ASKS_FIGURE = re.compile(
@@ -106,7 +106,7 @@ def mentioned(name: str, texts: list[str]) -> bool:
     words = set(content_words(name))
     if not words:
         return True
-    if _ACRONYM.fullmatch(name) and any(_spelled_out(name).search(text) for text in texts):
+    if _ACRONYM.fullmatch(name) and any(_spells(name, text) for text in texts):
         return True  # "MVP" for "most valuable player"
     for text in texts:
         vocabulary = set(content_words(text))
@@ -116,6 +116,18 @@ def mentioned(name: str, texts: list[str]) -> bool:
 
 
 _ACRONYM = re.compile(r"[A-Z]{2,6}")
+
+
+def _spells(acronym: str, text: str) -> bool:
+    """Whether consecutive words of ``text`` spell ``acronym`` with few enough stop words among
+    them: "Department of Justice" spells "DOJ" and "most valuable player" "MVP", but "while the
+    other" does not spell "WTO" nor "in money for" "IMF" (one stop word per three letters)."""
+    allowed = len(acronym) // 3
+    for found in _spelled_out(acronym).finditer(text):
+        words = re.split(r"[\s-]+", found.group(0).lower())
+        if sum(is_stop_word(w) for w in words) <= allowed:
+            return True
+    return False
 
 
 def _spelled_out(acronym: str) -> re.Pattern[str]:

@@ -39,6 +39,11 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+def is_stop_word(word: str) -> bool:
+    """Whether the lower-cased ``word`` carries no meaning of its own ("the", "of", "most")."""
+    return word in _STOPWORDS
+
+
 def content_words(text: str) -> list[str]:
     """Stemmed words that carry meaning; numbers keep their digits without separators."""
     words = []
