@@ -175,7 +175,9 @@ class AnswerChain:
             if focus:
                 evidence = lead_with_focus(focus, spans, evidence)
             match = None
-            unmatched = unmatched_nouns(query, [c.page_content for c in chunks]) if chunks else []
+            # Only the match check reads which question nouns the passages lack.
+            checked = chunks and self.settings.match_threshold_for(self.matcher) is not None
+            unmatched = unmatched_nouns(query, [c.page_content for c in chunks]) if checked else []
             threshold = self._match_threshold(unmatched)
             if threshold is not None and evidence:
                 # The index encoder reads whether a sentence answers the question (decide

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from functools import lru_cache
 
 from assistant.text.language import NAME_LABELS, parse, read
 from assistant.text.quantities import find_entities, has_quantity
@@ -109,7 +110,7 @@ def mentioned(name: str, texts: list[str]) -> bool:
     if _ACRONYM.fullmatch(name) and any(_spells(name, text) for text in texts):
         return True  # "MVP" for "most valuable player"
     for text in texts:
-        vocabulary = set(content_words(text))
+        vocabulary = _vocabulary(text)
         if all(w in vocabulary or _spelled_alike(w, vocabulary) for w in words):
             return True
     return False
@@ -135,7 +136,14 @@ def _spelled_out(acronym: str) -> re.Pattern[str]:
     return re.compile(r"\b" + r"\w*[\s-]+".join(re.escape(c) for c in acronym) + r"\w*", re.IGNORECASE)
 
 
-def _spelled_alike(word: str, vocabulary: set[str]) -> bool:
+@lru_cache(maxsize=512)
+def _vocabulary(text: str) -> frozenset[str]:
+    """A passage's content words, kept: each of a question's names and nouns is looked for in
+    the same few retrieved passages."""
+    return frozenset(content_words(text))
+
+
+def _spelled_alike(word: str, vocabulary: frozenset[str]) -> bool:
     if len(word) < _MIN_FUZZY_CHARS:
         return False
     return bool(difflib.get_close_matches(word, vocabulary, n=1, cutoff=SPELLING_SIMILARITY))
