@@ -249,7 +249,7 @@ class Assistant:
     def _require_index(self) -> None:
         if self.index.is_empty():
             raise IndexStateError(
-                f"The index in {self.settings.index_dir} is empty; run `assistant ingest seeds/` "
+                f"The index in {self.settings.collection_dir} is empty; run `assistant ingest seeds/` "
                 "(or your own folder) first."
             )
         built_with = self.index.manifest().embedding_model
@@ -257,7 +257,7 @@ class Assistant:
             # Both encoders give 384 numbers: searching one's vectors with the other's would
             # return confident nonsense, not an error.
             raise IndexStateError(
-                f"The index in {self.settings.index_dir} was built with the encoder {built_with!r}, but "
+                f"The index in {self.settings.collection_dir} was built with the encoder {built_with!r}, but "
                 f"questions would be encoded with {self.index_embeddings.model_name!r}; run `assistant ingest` "
                 "on your folders to rebuild it (or set ASSISTANT_INDEX_EMBEDDING_BACKEND back)."
             )

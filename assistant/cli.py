@@ -74,7 +74,7 @@ def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
         reason = err["reason"]
         click.echo(f"refused: {reason}" if reason.startswith(err["path"]) else f"refused {err['path']}: {reason}", err=True)
     if not quiet:
-        click.echo(f"Ingested into {assistant.settings.index_dir}: {report.summary()}")
+        click.echo(f"Ingested into {assistant.settings.collection_dir}: {report.summary()}")
 
 
 @main.command()

@@ -5,6 +5,7 @@ Modules never read ``os.environ`` themselves: they receive a ``Settings``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -37,6 +38,26 @@ CALIBRATED_MATCH_THRESHOLDS: dict[str, float] = {"e5": 0.842}
 # The pair itself stays: on three suites calibrate moves it to 0.47 / 0.844, which in the
 # full chain refused one more ood dev answerable (0.012 -> 0.025) and abstained on no more.
 CALIBRATED_UNMATCHED_MATCH_THRESHOLDS: dict[str, float] = {"e5": 0.854}
+#: The collection a user who never names one gets: today's index folder, unchanged.
+DEFAULT_COLLECTION = "assistant"
+# Letters, digits, '-' and '_', 3-63 long, starting and ending with a letter or digit: a
+# name that is a safe folder name and a valid Chroma collection name (3+ characters).
+# '__' is ours (``<name>__manifest``), so a user's name may not hold it.
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{1,61})[A-Za-z0-9]")
+
+
+def collection_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a collection, or None when it can."""
+    if not isinstance(name, str) or not name.strip():
+        return "a collection name cannot be empty"
+    if len(name) > 63:
+        return f"a collection name is at most 63 characters (this one has {len(name)})"
+    if any(ch in name for ch in "/\\:.") or name in (".", ".."):
+        return "a collection name cannot hold path characters ('/', '\\', ':', '.')"
+    if "__" in name or not _COLLECTION_NAME.fullmatch(name):
+        return ("a collection name is 3-63 letters, digits, '-' or '_' (no '__'), "
+                "starting and ending with a letter or digit")
+    return None
 
 
 class Settings(BaseSettings):
@@ -55,7 +76,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
     chroma_token: SecretStr | None = Field(None, description="Chroma server auth token.")
     chroma_timeout_s: float = Field(30.0, gt=0, description="Timeout of each Chroma server call.")
-    collection: str = Field("assistant", description="Chroma collection name.")
+    collection: str = Field(
+        DEFAULT_COLLECTION,
+        description="The collection questions and ingests use: the default one lives in index_dir, "
+        "a named one in index_dir/collections/NAME (or its own collections on the Chroma server).",
+    )
     embedding_model_path: Path | None = Field(
         None, description="sentence-transformers folder; unset = packaged MiniLM."
     )
@@ -146,6 +171,14 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection(cls, value: str) -> str:
+        problem = collection_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_tokens:
@@ -154,6 +187,13 @@ class Settings(BaseSettings):
                 f"({self.chunk_tokens}); lower ASSISTANT_CHUNK_OVERLAP"
             )
         return self
+
+    @property
+    def collection_dir(self) -> Path:
+        """The folder of this collection's index (manifest, BM25, texts, embedded Chroma, lock)."""
+        if self.collection == DEFAULT_COLLECTION:
+            return self.index_dir
+        return self.index_dir / "collections" / self.collection
 
     @property
     def index_backend(self) -> str:

@@ -182,7 +182,7 @@ class IngestPipeline:
         started = time.perf_counter()
         roots = [Path(p) for p in paths]
         docs, report = self._load(roots)
-        with ingest_lock(self.settings.index_dir):
+        with ingest_lock(self.settings.collection_dir):
             manifest = self._stored_manifest(report)
             self._remove_orphans(manifest)
             plan = plan_ingest(manifest, docs, roots, (e["path"] for e in report.errors),

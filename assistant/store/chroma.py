@@ -40,7 +40,7 @@ def open_chroma_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_url:
         return _open_http_client(settings, chroma_settings)
-    path = settings.index_dir / "chroma"
+    path = settings.collection_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
@@ -113,7 +113,7 @@ class ChromaCaller:
                 "HOST --port N`), then retry; or unset ASSISTANT_CHROMA_URL."
             )
         return BackendError(
-            f"The embedded Chroma store in {self.settings.index_dir} failed: "
+            f"The embedded Chroma store in {self.settings.collection_dir} failed: "
             f"{type(exc).__name__}: {exc}. Check the disk, then retry."
         )
 

@@ -63,7 +63,7 @@ class Index:
         self._manifest_store: ManifestFile | ChromaManifestStore = (
             ChromaManifestStore(self._manifest_collection, self._call_chroma)
             if settings.chroma_url
-            else ManifestFile(settings.index_dir / "manifest.json")
+            else ManifestFile(settings.collection_dir / "manifest.json")
         )
         self._manifest_col: Any = None
         self._snapshot: Snapshot | None = None
@@ -126,7 +126,7 @@ class Index:
 
     def _make_snapshot(self, manifest: Manifest) -> Snapshot:
         known = frozenset(manifest.chunk_ids())
-        folder = self.settings.index_dir / "lexical"
+        folder = self.settings.collection_dir / "lexical"
         # Keyed by the exact chunk set, not only generation:count: a manifest
         # checkpointed mid-ingest (then a crash, or a reader reloading it) has the
         # old generation and often the same count, and must not pick up, or leave
@@ -171,7 +171,7 @@ class Index:
         entry = self.manifest().documents.get(doc_id)
         if entry is None:
             raise InputError(f"Unknown document {doc_id!r}; list documents with GET /api/documents.")
-        copy = self.settings.index_dir / "documents" / f"{doc_id}.txt"
+        copy = self.settings.collection_dir / "documents" / f"{doc_id}.txt"
         for candidate in (copy, Path(entry.path)):
             try:
                 return candidate.read_text(encoding="utf-8-sig")
@@ -251,7 +251,7 @@ class Index:
         except Exception:
             pass  # did not exist
         self._collection = None
-        shutil.rmtree(self.settings.index_dir / "lexical", ignore_errors=True)
+        shutil.rmtree(self.settings.collection_dir / "lexical", ignore_errors=True)
 
     def stored_chunk_ids(self) -> list[str]:
         """Ids of every chunk in Chroma, listed in the manifest or not."""
@@ -286,7 +286,7 @@ class Index:
 
     def save_document_text(self, doc: Document) -> None:
         """Keep the document's full text for the source viewer (atomically; every replica in server mode)."""
-        folder = self.settings.index_dir / "documents"
+        folder = self.settings.collection_dir / "documents"
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{doc.id}.tmp"
         tmp.write_text(doc.text, encoding="utf-8")

@@ -182,7 +182,7 @@ def _ingest_saved(
 def ingest_uploads(
     assistant: Assistant, files: list[tuple[str, Path]], progress: Progress | None = None
 ) -> UploadReport:
-    """Check, save under ``<index_dir>/uploads`` and ingest uploaded files.
+    """Check, save under ``<collection folder>/uploads`` and ingest uploaded files.
 
     Args:
         assistant: the assistant whose index receives the files.
@@ -192,7 +192,7 @@ def ingest_uploads(
     Returns:
         What was added, updated, unchanged, saved and refused (with reasons).
     """
-    folder = (Path(assistant.settings.index_dir) / "uploads").resolve()
+    folder = (Path(assistant.settings.collection_dir) / "uploads").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     report = UploadReport()
     accepted = _save_accepted(assistant, files, folder, report, progress)

@@ -79,7 +79,7 @@ def test_orphans_from_an_interrupted_ingest_are_removed(make_assistant, seeds_co
 def test_lexical_index_is_persisted_and_reloaded(make_assistant, seeds_copy, tmp_path):
     assistant = make_assistant(collection="persist")
     assistant.ingest([seeds_copy])
-    assert (tmp_path / "index" / "lexical" / "ids.json").exists()
+    assert (assistant.settings.collection_dir / "lexical" / "ids.json").exists()
     fresh = make_assistant(collection="persist")
     assert fresh.index.lexical_search("smuggling solder paste", 3)
 
