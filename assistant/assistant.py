@@ -16,7 +16,8 @@ from assistant.conversations.store import LOCAL_OWNER, ConversationStore
 from assistant.errors import IndexStateError
 from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCallback
 from assistant.models.embeddings import get_embeddings
-from assistant.settings import Settings, load_settings
+from assistant.settings import DEFAULT_COLLECTION, Settings, load_settings
+from assistant.store.collections import SHAPING, Collections
 from assistant.store.index import Index
 from assistant.text import antonyms, language, places, related_words
 
@@ -50,7 +51,22 @@ class Assistant:
         chroma_client: Any = None,
         **overrides: Any,
     ) -> None:
-        self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
+        if settings is not None:
+            self.settings = settings.model_copy(update=overrides)
+        else:
+            self.settings = load_settings(**overrides)
+            if self.settings.collection != DEFAULT_COLLECTION:
+                # A named collection's index keeps the settings it was built with (its record),
+                # whatever the environment says; an explicit argument still wins.
+                kept = Collections(self.settings, chroma_client).settings_for(self.settings.collection)
+                self.settings = self.settings.model_copy(
+                    update={k: getattr(kept, k) for k in SHAPING if k not in overrides}
+                )
+        self._chroma_client = chroma_client
+        self._parent: Assistant | None = None
+        self._children: dict[str, Assistant] = {}
+        self._collections: Collections | None = None
+        self._collection_checked = False
         # Two roles: ``embeddings`` ranks sentences and feeds the support judge (their
         # thresholds were chosen on its scores); ``index_embeddings`` encodes the chunk
         # index for dense retrieval. The same encoder unless ASSISTANT_INDEX_EMBEDDING_BACKEND says otherwise.
@@ -73,6 +89,8 @@ class Assistant:
     # ----- lazily built parts ---------------------------------------------------
     @property
     def chat_model(self) -> Any:
+        if self._parent is not None:
+            return self._parent.chat_model
         if not self._chat_model_loaded:
             with self._lock:
                 if not self._chat_model_loaded:
@@ -83,6 +101,54 @@ class Assistant:
         return self._chat_model
 
     @property
+    def collections(self) -> Collections:
+        """The collections of this index folder (or Chroma server): list, create, rename, delete.
+
+        Example:
+            >>> assistant.collections.create("contracts")
+            >>> assistant.for_collection("contracts").ingest(["~/contracts"])
+        """
+        if self._collections is None:
+            shared = self._chroma_client if self.settings.chroma_url else None
+            self._collections = Collections(self.settings, shared)
+        return self._collections
+
+    def for_collection(self, name: str | None) -> Assistant:
+        """The assistant of collection ``name`` (None or this one's: self), sharing encoders,
+        chat model and saved conversations, built once and kept.
+
+        Raises:
+            InputError: the name is invalid.  NotFoundError: no such collection.
+        """
+        if not name or name == self.settings.collection:
+            return self
+        root = self._parent or self
+        if name == root.settings.collection:
+            return root
+        with root._lock:
+            child = root._children.get(name)
+        if child is not None:
+            return child
+        root.collections.get(name)  # raises, naming it, when it does not exist
+        settings = root.collections.settings_for(name)
+        same_encoder = settings.index_backend == root.settings.index_backend
+        child = Assistant(
+            settings,
+            embeddings=root.embeddings,
+            index_embeddings=root.index_embeddings if same_encoder else None,
+            chroma_client=root._chroma_client if settings.chroma_url else None,
+        )
+        child._parent = root
+        with root._lock:
+            return root._children.setdefault(name, child)
+
+    def forget_collection(self, name: str) -> None:
+        """Drop a kept collection assistant (after the collection was deleted or renamed)."""
+        root = self._parent or self
+        with root._lock:
+            root._children.pop(name, None)
+
+    @property
     def conversations(self) -> ConversationStore:
         """Saved conversations and feedback (SQLite in ASSISTANT_DATA_DIR, or ASSISTANT_DATABASE_URL).
 
@@ -90,6 +156,8 @@ class Assistant:
             >>> chat = assistant.conversations.create()
             >>> assistant.ask("Who controls rare earth processing?", conversation_id=chat.id)
         """
+        if self._parent is not None:
+            return self._parent.conversations
         if self._conversations is None:
             with self._lock:
                 if self._conversations is None:
@@ -109,6 +177,8 @@ class Assistant:
 
     def chat_model_for(self, generator: str | None) -> Any:
         """The chat model of ``generator`` (None = the configured one), built once and kept."""
+        if self._parent is not None:
+            return self._parent.chat_model_for(generator)
         if not generator or generator == self.settings.llm:
             return self.chat_model
         if generator == "extractive":
@@ -139,7 +209,37 @@ class Assistant:
         """Index files and folders; unchanged documents are skipped."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        return IngestPipeline(self.index).run(paths, progress=progress)
+        paths = list(paths)
+        name = self.settings.collection
+        if name != DEFAULT_COLLECTION:
+            # Writing documents into a collection creates it, with the settings this ingest uses.
+            self.collections.ensure(name, **{k: getattr(self.settings, k) for k in SHAPING})
+        report = IngestPipeline(self.index).run(paths, progress=progress)
+        self.collections.record_sync(name, [str(p) for p in paths], self.settings)
+        return report
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove one document (its chunks and kept text) from this collection's index.
+
+        Raises:
+            NotFoundError: no document has this id.
+        """
+        from assistant.ingest.maintenance import delete_documents
+
+        self._require_collection()
+        delete_documents(self.index, [doc_id])
+
+    def reindex_document(self, doc_id: str) -> IngestReport:
+        """Parse, chunk and index one document's file again (unchanged chunks keep their vectors).
+
+        Raises:
+            NotFoundError: no document has this id.  InputError: its file is gone.
+        """
+        from assistant.ingest.maintenance import source_path_for_reindex
+
+        self._require_collection()
+        path = source_path_for_reindex(self.index, doc_id)
+        return IngestPipeline(self.index).run([path])
 
     def ask(
         self,
@@ -204,6 +304,7 @@ class Assistant:
 
     def documents(self) -> list[dict[str, Any]]:
         """Indexed documents: id, title, path, sections, dates, suggested questions."""
+        self._require_collection()
         manifest = self.index.manifest()
         return [
             {
@@ -219,6 +320,7 @@ class Assistant:
         ]
 
     def document_text(self, doc_id: str) -> str:
+        self._require_collection()
         return self.index.document_text(doc_id)
 
     def suggested_questions(self) -> list[str]:
@@ -246,7 +348,14 @@ class Assistant:
         if model is not None and self.settings.llm == "llamacpp":
             model.invoke("Hi")
 
+    def _require_collection(self) -> None:
+        if not self._collection_checked and self.settings.collection != DEFAULT_COLLECTION:
+            if not self.collections.exists(self.settings.collection):
+                self.collections.get(self.settings.collection)  # raises, naming it
+            self._collection_checked = True
+
     def _require_index(self) -> None:
+        self._require_collection()
         if self.index.is_empty():
             raise IndexStateError(
                 f"The index in {self.settings.collection_dir} is empty; run `assistant ingest seeds/` "

@@ -29,6 +29,15 @@ def _handle_errors(fn):
     return wrapper
 
 
+def _collection_name(name: str | None) -> str | None:
+    """A --collection value, checked here so a bad one is named as the option's, not a setting's."""
+    if name is None:
+        return None
+    from assistant.store.collections import check_name
+
+    return check_name(name)
+
+
 def _assistant(**overrides):
     from assistant.assistant import Assistant
 
@@ -45,10 +54,14 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--collection", "-c", default=None, metavar="NAME",
+              help="Collection to ingest into (created when new; default: ASSISTANT_COLLECTION).")
 @_handle_errors
-def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
+def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str | None) -> None:
     """Index files and folders (.txt, .md, .pdf, .html, .docx); unchanged documents are skipped."""
-    assistant = _assistant()
+    assistant = _assistant(collection=_collection_name(collection))
+    if not quiet and not as_json and not assistant.collections.exists(assistant.settings.collection):
+        click.echo(f"Creating collection {assistant.settings.collection!r}.", err=True)
     bar = None
     progress = None
     if not quiet and not as_json and sys.stderr.isatty():
@@ -83,10 +96,12 @@ def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
 @click.option("--k", type=click.IntRange(1, 50), default=None, help="Chunks to retrieve.")
 @click.option("--llm", type=click.Choice(GENERATORS), default=None,
               help="Generator for this question (default: ASSISTANT_LLM).")
+@click.option("--collection", "-c", default=None, metavar="NAME",
+              help="Collection to answer from (default: ASSISTANT_COLLECTION).")
 @_handle_errors
-def ask(question: str, as_json: bool, k: int | None, llm: str | None) -> None:
+def ask(question: str, as_json: bool, k: int | None, llm: str | None, collection: str | None) -> None:
     """Answer QUESTION from the indexed documents."""
-    assistant = _assistant(llm=llm)
+    assistant = _assistant(llm=llm, collection=_collection_name(collection))
     if as_json:
         answer = assistant.ask(question, k=k)
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -203,14 +218,6 @@ def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None
         f"abstention accuracy {chosen['abstention_accuracy']:.3f}, "
         f"false abstention {chosen['false_abstention_rate']:.3f}; curve in {out}/abstention_curve.png"
     )
-
-
-@main.command()
-@_handle_errors
-def documents() -> None:
-    """List indexed documents."""
-    for doc in _assistant().documents():
-        click.echo(f"{doc['id']}\t{doc['chunks']} chunks\t{doc['title']}")
 
 
 @main.command("eval")
@@ -354,9 +361,10 @@ def bench(quick: bool, out: str | None) -> None:
 
 
 # Saved conversations and feedback live in their own module; it reaches back here when a command runs.
+from assistant.cli_collections import collections, documents  # noqa: E402
 from assistant.cli_conversations import chat, conversations, feedback  # noqa: E402
 
-for _command in (chat, conversations, feedback):
+for _command in (chat, conversations, feedback, collections, documents):
     main.add_command(_command)
 
 

@@ -293,6 +293,10 @@ class Index:
         tmp.replace(folder / f"{doc.id}.txt")
         self._manifest_store.save_text(doc.id, doc.text)
 
+    def delete_document_text(self, doc_id: str) -> None:
+        """Forget a removed document's kept text (the server copy goes with its manifest entry)."""
+        (self.settings.collection_dir / "documents" / f"{doc_id}.txt").unlink(missing_ok=True)
+
 
 def _chunk_set_digest(ids: frozenset[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
