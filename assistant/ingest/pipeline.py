@@ -4,8 +4,10 @@ Ingest is the only writer of the index, and it is kept apart from the index
 readers use (``store/index.py``) so that building reads top to bottom:
 
 1. load the files (refused ones are reported, never fatal);
-2. under a cross-process lock, read the stored manifest, rebuild from scratch
-   if the model or chunk settings changed, and drop chunks a crashed ingest
+2. under a cross-process lock (with a Chroma server, also the server's ingest
+   lease, ``store/lease.py``, so ingests on other machines wait too), read the
+   stored manifest, rebuild from scratch if the model or chunk settings
+   changed, and drop chunks a crashed ingest
    wrote but never recorded;
 3. plan (``plan_ingest``): which documents are gone, unchanged or new/changed,
    and the chunks of the latter;
@@ -17,6 +19,12 @@ readers use (``store/index.py``) so that building reads top to bottom:
 A crash at any point leaves chunks that the manifest does not list (removed
 by step 2 next time) or documents it lists with their old hash (redone next
 time), never a manifest that points at missing chunks.
+
+``run`` loads everything under its paths; ``apply`` loads only the files a
+folder watcher saw change (``ingest/watch.py``) and shares steps 2-5 with it.
+A document renamed or moved keeps its vectors either way: chunks of removed
+documents are read back before they are deleted, and a new chunk with the same
+text reuses the vector instead of being encoded again.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +46,8 @@ from assistant.ingest.documents import (
     iter_source_files,
     load_documents,
 )
-from assistant.store.index import Index
+from assistant.store.index import GET_PAGE, Index
+from assistant.store.lease import NO_LEASE, IngestLease, ingest_lease
 from assistant.store.manifest import DocumentEntry, Manifest
 
 log = logging.getLogger(__name__)
@@ -61,6 +70,7 @@ class IngestReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     chunks_added: int = 0
     chunks_removed: int = 0
+    chunks_embedded: int = 0  # chunks the encoder ran on (the rest reused stored vectors)
     rebuilt: str | None = None
     seconds: float = 0.0
 
@@ -163,6 +173,7 @@ class IngestPipeline:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.settings = index.settings
+        self._lease: IngestLease = NO_LEASE  # the server lease an ingest holds; checked before manifest writes
 
     def run(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> IngestReport:
         """Add, update and remove documents so the index mirrors ``paths``.
@@ -182,20 +193,73 @@ class IngestPipeline:
         started = time.perf_counter()
         roots = [Path(p) for p in paths]
         docs, report = self._load(roots)
-        with ingest_lock(self.settings.collection_dir):
+        self._ingest(docs, roots, report, progress)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def apply(
+        self,
+        changed: Iterable[str | Path],
+        deleted: Iterable[str | Path] = (),
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest only ``changed`` files and drop the documents of ``deleted`` paths.
+
+        What a folder watcher calls for a burst of changes: unlike ``run`` it
+        never reads the rest of the folder. A changed path that no longer
+        exists counts as deleted; a deleted path may be a folder (every
+        document indexed from under it whose file is gone is removed). A
+        changed file whose document id (its stem) is already indexed from
+        another file that still exists is refused, as ``run`` refuses two
+        such files in one folder.
+
+        Args:
+            changed: files (or folders, loaded whole) added or edited.
+            deleted: files or folders that were removed or renamed away.
+            progress: called as ``progress(chunks_done, chunks_total, doc_id)``.
+
+        Returns:
+            What was added, updated, removed and refused; ``skipped`` lists
+            changed files whose content is what the index already has.
+
+        Raises:
+            IndexStateError: another ingest holds the index for longer than 30 s.
+        """
+        started = time.perf_counter()
+        present = [Path(p) for p in changed if Path(p).exists()]
+        gone = [Path(p) for p in deleted] + [Path(p) for p in changed if not Path(p).exists()]
+        docs, errors = load_documents(present, self.settings.max_file_bytes) if present else ([], [])
+        report = IngestReport(errors=[{"path": p, "reason": r} for p, r in errors])
+        self._ingest(docs, present + gone, report, progress, check_ids=True)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _ingest(
+        self,
+        docs: list[Document],
+        roots: list[Path],
+        report: IngestReport,
+        progress: ProgressCallback | None,
+        check_ids: bool = False,
+    ) -> None:
+        """Steps 2-5, under the lock: plan against the stored manifest, remove, write, publish."""
+        with ingest_lock(self.settings.collection_dir), ingest_lease(self.index) as lease:
+            self._lease = lease
             manifest = self._stored_manifest(report)
             self._remove_orphans(manifest)
+            if check_ids:
+                docs = _refuse_taken_ids(manifest, docs, report)
             plan = plan_ingest(manifest, docs, roots, (e["path"] for e in report.errors),
                                self.settings.chunk_tokens, self.settings.chunk_overlap)
+            reusable = self._removed_vectors(manifest, plan)
             self._remove(manifest, plan.remove, report)
             report.skipped.extend(plan.skip)
-            self._write(manifest, plan, report, progress)
+            self._write(manifest, plan, report, progress, reusable)
             changed = bool(report.added or report.updated or report.removed)
             if changed:
                 manifest.generation += 1
+            lease.ensure_held("publishing the manifest")
             self.index.publish(manifest, changed)
-        report.seconds = round(time.perf_counter() - started, 3)
-        return report
 
     def _load(self, roots: list[Path]) -> tuple[list[Document], IngestReport]:
         files, _ = iter_source_files(roots)  # raises on missing paths before any write
@@ -237,6 +301,31 @@ class IngestPipeline:
                 if missing.intersection(entry.chunk_ids):
                     entry.hash = ""
 
+    def _removed_vectors(self, manifest: Manifest, plan: IngestPlan) -> dict[str, list[float]]:
+        """Vectors of the chunks about to be removed whose text a planned chunk repeats, by that text.
+
+        Why: a renamed file is a removed document and a new one, and its chunk
+        ids (which include the document id) all change; without this every
+        chunk of it would be encoded again. Only matching chunks' vectors are
+        read, so a large deletion costs texts, not vectors, in memory.
+        """
+        if not plan.remove or not plan.write:
+            return {}
+        stored = manifest.chunk_ids()
+        wanted = {c.embedding_text() for _, chunks in plan.write for c in chunks if c.id not in stored}
+        removed = [cid for doc_id in plan.remove for cid in manifest.documents[doc_id].chunk_ids]
+        names = {f.name for f in fields(Chunk)}
+        by_text: dict[str, str] = {}
+        for i in range(0, len(removed) if wanted else 0, GET_PAGE):
+            for cid, hit in self.index.get_chunks(removed[i : i + GET_PAGE]).items():
+                # The text the stored vector was computed from, however embedding_text() is defined.
+                meta = {k: v for k, v in hit.metadata.items() if k in names}
+                text = Chunk(id=cid, text=hit.text, **meta).embedding_text()
+                if text in wanted:
+                    by_text.setdefault(text, cid)
+        vectors = self.index.stored_vectors(list(by_text.values()))
+        return {text: vectors[cid] for text, cid in by_text.items() if cid in vectors}
+
     def _remove(self, manifest: Manifest, doc_ids: list[str], report: IngestReport) -> None:
         for doc_id in doc_ids:
             chunk_ids = manifest.documents.pop(doc_id).chunk_ids
@@ -245,7 +334,12 @@ class IngestPipeline:
             report.removed.append(doc_id)
 
     def _write(
-        self, manifest: Manifest, plan: IngestPlan, report: IngestReport, progress: ProgressCallback | None
+        self,
+        manifest: Manifest,
+        plan: IngestPlan,
+        report: IngestReport,
+        progress: ProgressCallback | None,
+        reusable: dict[str, list[float]] | None = None,
     ) -> None:
         """Embed and write the planned documents a window at a time, recording each in the manifest."""
         planned = plan.write
@@ -262,7 +356,7 @@ class IngestPipeline:
         vectors: list[list[float]] = []
         for n, (doc, chunks) in enumerate(planned):
             if any(c.id not in ahead for c in chunks):
-                ahead.update(self._vectors_ahead(planned[n:], stored))
+                ahead.update(self._vectors_ahead(planned[n:], stored, reusable or {}, report))
             batch.append((doc, chunks))
             vectors.extend(ahead.pop(c.id) for c in chunks)
             if len(vectors) < WRITE_BATCH and n + 1 < len(planned):
@@ -274,6 +368,7 @@ class IngestPipeline:
             # Saving after every document rewrote the whole manifest each time:
             # quadratic in the corpus, ~10% of a fake-encoder ingest (bench/reports).
             if len(planned) > 1 and time.monotonic() - last_save >= SAVE_EVERY_S:
+                self._lease.ensure_held("checkpointing the manifest")
                 self.index.save_manifest(manifest)
                 last_save = time.monotonic()
 
@@ -312,14 +407,22 @@ class IngestPipeline:
         self.index.save_document_text(doc)
         report.chunks_added += len(chunks)
 
-    def _vectors_ahead(self, planned: list[tuple[Document, list[Chunk]]], stored: set[str]) -> dict[str, list[float]]:
+    def _vectors_ahead(
+        self,
+        planned: list[tuple[Document, list[Chunk]]],
+        stored: set[str],
+        reusable: dict[str, list[float]],
+        report: IngestReport,
+    ) -> dict[str, list[float]]:
         """Vectors for the next ``ENCODE_WINDOW`` chunks of the plan, across documents.
 
         Why across documents: a document is a dozen chunks of very different
         lengths, and encoding each alone pads every batch to its longest chunk.
         One call over many documents lets the encoder sort by length
         (sentence-transformers and our ONNX encoder both do) so batches pad
-        little. Chunks already stored (same content hash) reuse their vector.
+        little. Chunks already stored (same content hash) reuse their vector,
+        and so do chunks repeating the text of a removed document's chunk
+        (``reusable``, by embedding text: a renamed file).
         """
         window: list[Chunk] = []
         for _, chunks in planned:
@@ -327,10 +430,14 @@ class IngestPipeline:
             if len(window) >= ENCODE_WINDOW:
                 break
         vectors = self.index.stored_vectors([c.id for c in window if c.id in stored])
+        for c in window:
+            if c.id not in vectors and c.embedding_text() in reusable:
+                vectors[c.id] = reusable[c.embedding_text()]
         fresh = [c for c in window if c.id not in vectors]
         if fresh:
             encoded = self.index.embeddings.encode([c.embedding_text() for c in fresh])
             vectors.update({c.id: v for c, v in zip(fresh, encoded, strict=True)})
+            report.chunks_embedded += len(fresh)
         return vectors
 
 
@@ -359,6 +466,21 @@ def ingest_lock(index_dir: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _refuse_taken_ids(manifest: Manifest, docs: list[Document], report: IngestReport) -> list[Document]:
+    """``docs`` less those whose id is indexed from another file that still exists (refused, named)."""
+    kept = []
+    for doc in docs:
+        entry = manifest.documents.get(doc.id)
+        other = Path(entry.path) if entry is not None and entry.path else None
+        if other is not None and other != Path(doc.path).resolve() and other.exists():
+            report.errors.append({"path": doc.path, "reason": (
+                f"duplicate document id {doc.id!r} (also {other}); rename one file"
+            )})
+            continue
+        kept.append(doc)
+    return kept
 
 
 def _is_within(path: Path, root: Path) -> bool:
