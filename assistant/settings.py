@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
     chroma_token: SecretStr | None = Field(None, description="Chroma server auth token.")
     chroma_timeout_s: float = Field(30.0, gt=0, description="Timeout of each Chroma server call.")
+    ingest_lease_ttl_s: float = Field(
+        30.0, ge=1.0, le=3600.0,
+        description="Chroma server mode: an ingest's lease on its collection lasts this long unless renewed "
+        "(every third of it), so an ingest that died stops blocking others this long after (store/lease.py).",
+    )
     collection: str = Field(
         DEFAULT_COLLECTION,
         description="The collection questions and ingests use: the default one lives in index_dir, "
