@@ -56,12 +56,17 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--collection", "-c", default=None, metavar="NAME",
               help="Collection to ingest into (created when new; default: ASSISTANT_COLLECTION).")
+@click.option("--watch", is_flag=True,
+              help="Then keep the index in sync with PATHS (adds, edits, renames, deletions) until Ctrl-C.")
 @_handle_errors
-def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str | None) -> None:
+def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str | None, watch: bool) -> None:
     """Index files and folders (.txt, .md, .pdf, .html, .docx); unchanged documents are skipped."""
     assistant = _assistant(collection=_collection_name(collection))
     if not quiet and not as_json and not assistant.collections.exists(assistant.settings.collection):
         click.echo(f"Creating collection {assistant.settings.collection!r}.", err=True)
+    if watch:
+        _watch(assistant, paths, as_json)
+        return
     bar = None
     progress = None
     if not quiet and not as_json and sys.stderr.isatty():
@@ -88,6 +93,19 @@ def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str |
         click.echo(f"refused: {reason}" if reason.startswith(err["path"]) else f"refused {err['path']}: {reason}", err=True)
     if not quiet:
         click.echo(f"Ingested into {assistant.settings.collection_dir}: {report.summary()}")
+
+
+def _watch(assistant, paths, as_json: bool) -> None:
+    """Catch up, then apply each burst of changes under ``paths`` until Ctrl-C: one line (or JSON) a batch."""
+    from assistant.ingest.watch import FolderWatcher
+
+    watcher = FolderWatcher(assistant, paths, on_batch=lambda b: click.echo(
+        json.dumps(b.to_dict()) if as_json else b.line()))
+    click.echo(f"Watching {', '.join(paths)} for {assistant.settings.collection_dir} (Ctrl-C to stop)", err=True)
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        click.echo("stopped watching", err=True)
 
 
 @main.command()
@@ -154,12 +172,20 @@ def format_details(answer) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--watch", multiple=True, metavar="PATH",
+              help="Keep the index in sync with this folder while serving (repeatable).")
 @_handle_errors
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, watch: tuple[str, ...]) -> None:
     """Start the chat UI and the HTTP API on one server."""
     from assistant.web.app import run_server
 
-    run_server(host=host, port=port)
+    assistant = None
+    if watch:  # in a thread of this process, writing through the Assistant that answers
+        from assistant.ingest.watch import FolderWatcher
+
+        assistant = _assistant()
+        FolderWatcher(assistant, watch, on_batch=lambda b: click.echo(b.line())).start()
+    run_server(host=host, port=port, assistant=assistant)
 
 
 @main.command()

@@ -52,6 +52,7 @@ class SyncBatch:
     waiting: list[str] = field(default_factory=list)  # still being written: retried next round
     report: IngestReport = field(default_factory=IngestReport)
     seconds: float = 0.0
+    catch_up: bool = False  # the full ingest a watcher starts with
 
     def line(self) -> str:
         """One line for people: what changed in the index, refusals by name, seconds."""
@@ -66,12 +67,13 @@ class SyncBatch:
         if self.waiting:
             parts.append(f"waiting for {_names([Path(p).name for p in self.waiting])} (still being written)")
         body = "; ".join(parts) or "no change"
-        return f"sync: {body} ({r.chunks_embedded} chunks embedded, {self.seconds:.2f}s)"
+        kind = "catch-up" if self.catch_up else "sync"
+        return f"{kind}: {body} ({r.chunks_embedded} chunks embedded, {self.seconds:.2f}s)"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the paths, the ingest report and the seconds."""
         return {"changed": self.changed, "deleted": self.deleted, "waiting": self.waiting,
-                "report": self.report.to_dict(), "seconds": self.seconds}
+                "report": self.report.to_dict(), "seconds": self.seconds, "catch_up": self.catch_up}
 
 
 class WatchFilter:
@@ -250,7 +252,8 @@ class FolderWatcher:
         """``catch_up``, reported like any batch (log line and callback)."""
         started = time.perf_counter()
         report = self.catch_up()
-        batch = SyncBatch([str(r) for r in self.roots], [], [], report, round(time.perf_counter() - started, 3))
+        batch = SyncBatch([str(r) for r in self.roots], [], [], report, round(time.perf_counter() - started, 3),
+                          catch_up=True)
         self._announce(batch)
         return batch
 
