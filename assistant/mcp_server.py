@@ -2,10 +2,10 @@
 
 Two tools, built on the official ``mcp`` SDK:
 
-* ``ask(question)``: the answer with ``[n]`` markers, its citations (source,
+* ``ask(question, collection)``: the answer with ``[n]`` markers, its citations (source,
   title, section, page for PDFs, exact snippet and offsets) and whether it
   abstained;
-* ``search(query, k)``: the retrieved spans with their sources and scores,
+* ``search(query, k, collection)``: the retrieved spans with their sources and scores,
   for a client that wants to read the evidence itself.
 
 The ``ask`` tool goes through the same ``AnswerService`` as the HTTP API and
@@ -81,16 +81,17 @@ def build_server(assistant: Any = None) -> Any:
     server = server_class(SERVER_NAME, instructions=INSTRUCTIONS)
 
     @server.tool()
-    def ask(question: str) -> dict[str, Any]:
+    def ask(question: str, collection: str | None = None) -> dict[str, Any]:
         """Answer a question from the indexed documents, with numbered citations.
 
+        `collection` picks a named collection of documents (default: the server's).
         Returns the answer text (sentences end in [n] markers), the citations
         (n, source document id, title, section, PDF page, exact snippet and
         character offsets) and `abstained`, true when the documents do not
         answer the question.
         """
         with _tool_call(tool_error):
-            answer = service.ask(question)
+            answer = service.ask(question, collection=collection)
         return {
             "text": answer.text,
             "abstained": answer.abstained,
@@ -99,18 +100,20 @@ def build_server(assistant: Any = None) -> Any:
         }
 
     @server.tool()
-    def search(query: str, k: int = 5) -> dict[str, Any]:
+    def search(query: str, k: int = 5, collection: str | None = None) -> dict[str, Any]:
         """Find the passages of the indexed documents that best match a query.
 
+        `collection` picks a named collection of documents (default: the server's).
         Returns up to k passages (1-50), best first, each with its text, source
         document id, title, section, PDF page, character offsets and score.
         """
         k = max(1, min(int(k), MAX_K))
         with _tool_call(tool_error):
             query = service.check_question(query)
-            hits = assistant.search(query, k=k)
+            target = service.collection(collection)
+            hits = target.search(query, k=k)
             # Search hits carry no page; the manifest has each PDF's page spans.
-            manifest = assistant.index.manifest()
+            manifest = target.index.manifest()
         return {"query": query, "results": [_search_result(hit, manifest) for hit in hits]}
 
     return server

@@ -52,6 +52,10 @@ def make_assistant(tmp_path: Path, fake_embeddings, chroma_memory):
         overrides.setdefault("collection", f"t{uuid.uuid4().hex[:12]}")
         overrides.setdefault("abstain_threshold", 0.3)
         chat_model = overrides.pop("chat_model", None)
-        return Assistant(embeddings=fake_embeddings, chroma_client=chroma_memory, chat_model=chat_model, **overrides)
+        assistant = Assistant(embeddings=fake_embeddings, chroma_client=chroma_memory, chat_model=chat_model, **overrides)
+        # A collection per test keeps tests apart in the shared in-memory Chroma; it exists
+        # from the start, as if created with `assistant collections create`.
+        assistant.collections.ensure(assistant.settings.collection)
+        return assistant
 
     return build

@@ -21,6 +21,8 @@ does not exist is an error that names it (``get``).
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
 import shutil
 import time
@@ -225,7 +227,7 @@ class Collections:
         if unknown:
             raise InputError(f"Unknown collection setting(s) {unknown}; a collection keeps {', '.join(SHAPING)}.")
         settings = self._checked(name, shaping)
-        record = {"name": name, "settings": {k: getattr(settings, k) for k in SHAPING},
+        record: dict[str, Any] = {"name": name, "settings": {k: getattr(settings, k) for k in SHAPING},
                   "folders": [], "created": _now(), "last_sync": None}
         self._records.save(record)
         return self.get(name)
@@ -237,10 +239,10 @@ class Collections:
         self.create(name, **shaping)
         return True
 
-    def record_sync(self, name: str, folders: list[str], settings: Settings) -> None:
+    def record_sync(self, name: str, folders: builtins.list[str], settings: Settings) -> None:
         """After an ingest: the folders it read, when, and the settings its index now has."""
         record = self._records.load(name) or {"name": name, "created": _now(), "folders": []}
-        known = list(record.get("folders") or [])
+        known: builtins.list[str] = [*(record.get("folders") or [])]
         known.extend(str(Path(f).resolve()) for f in folders if str(Path(f).resolve()) not in known)
         record.update(folders=known, last_sync=_now(), settings={k: getattr(settings, k) for k in SHAPING})
         self._records.save(record)
@@ -288,10 +290,8 @@ class Collections:
         if self.settings.chroma_url:
             client = self._chroma()
             for chroma_name in (name, f"{name}__manifest"):
-                try:
+                with contextlib.suppress(Exception):  # never ingested into
                     self._call(lambda n=chroma_name: client.delete_collection(n))  # type: ignore[misc]
-                except Exception:
-                    pass  # never ingested into
             self._records.delete(name)
         else:
             records = self._records

@@ -1,7 +1,8 @@
 """One server: the JSON HTTP API (FastAPI) with the Gradio chat mounted at ``/``.
 
 This module only assembles the app; the routes live in ``routes`` (``/api``),
-``conversation_routes`` (``/api/conversations``, ``/api/feedback``) and
+``collection_routes`` (``/api/collections``), ``conversation_routes``
+(``/api/conversations``, ``/api/feedback``) and
 ``openai_routes`` (``/v1``), errors become JSON in ``error_responses``, and
 every answer goes through one ``AnswerService`` (validation, lock, generator
 check) whichever surface asks. ``run_server`` refuses to listen
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 
 from assistant.assistant import Assistant
 from assistant.errors import ConfigError
-from assistant.web import conversation_routes, openai_routes, routes
+from assistant.web import collection_routes, conversation_routes, openai_routes, routes
 from assistant.web.auth import LOOPBACK, add_token_auth
 from assistant.web.error_responses import install_error_handlers
 from assistant.web.owner import add_browser_session
@@ -42,6 +43,7 @@ def create_app(assistant: Assistant | None = None, with_ui: bool = True) -> Fast
     install_error_handlers(app)
     # Every router before the '/' mount, which would shadow them.
     app.include_router(routes.router)
+    app.include_router(collection_routes.router)
     app.include_router(conversation_routes.router)
     app.include_router(openai_routes.router)
     # Before mounting the chat at '/', which would shadow the login route.

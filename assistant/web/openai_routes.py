@@ -1,6 +1,8 @@
 """An OpenAI-compatible chat endpoint, so any OpenAI client can chat with the corpus.
 
-``GET /v1/models`` and ``POST /v1/chat/completions`` (streaming and not). The
+``GET /v1/models`` and ``POST /v1/chat/completions`` (streaming and not). A
+model is a collection: ``/v1/models`` lists one per collection (``assistant``
+is the default one), so an OpenAI client picks a corpus by model name. The
 last user message is the question and earlier turns are the history, exactly
 as ``Assistant.stream`` takes them. The answer text keeps its ``[n]`` markers
 and ends with a "Sources:" list a plain chat client can show; the same
@@ -38,9 +40,8 @@ from assistant.answer import Answer, Citation, final_answer
 from assistant.errors import InputError
 from assistant.web.auth import bearer_matches
 from assistant.web.error_responses import describe_error
-from assistant.web.service import AnswerEvent, shared_service
+from assistant.web.service import AnswerEvent, FieldError, shared_service
 
-MODEL_ID = "assistant"
 CREATED = 1_735_689_600  # fixed: the model list should not change between calls
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
@@ -60,17 +61,19 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = MODEL_ID
+    model: str | None = Field(None, description="A collection (GET /v1/models); unset: the server's own.")
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
     k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve (extension).")
 
 
-def _error(message: str, status: int, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
+def _error(
+    message: str, status: int, kind: str = "invalid_request_error", code: str | None = None, param: str | None = None
+) -> JSONResponse:
     """An error in the shape OpenAI clients parse (``error.message``)."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
-        {"error": {"message": message, "type": kind, "param": None, "code": code}},
+        {"error": {"message": message, "type": kind, "param": param, "code": code}},
         status_code=status,
         headers=headers,
     )
@@ -158,23 +161,37 @@ def _usage(question: str, text: str) -> dict[str, int]:
 
 @router.get("/models")
 def list_models(request: Request) -> Any:
-    """The one model this server offers: the assistant over its indexed documents."""
+    """One model per collection, named as the collection, so any OpenAI client can pick a corpus."""
     denied = _unauthorised(request)
     if denied is not None:
         return denied
-    generator = request.app.state.assistant.settings.llm
+    assistant = request.app.state.assistant
+    generator = assistant.settings.llm
+    try:
+        infos = assistant.collections.list()
+    except Exception as exc:
+        return _failure(exc)
+    own = assistant.settings.collection  # the server's own collection first: what a client picks by default
+    infos.sort(key=lambda info: info.name != own)
     return {
         "object": "list",
         "data": [
             {
-                "id": MODEL_ID,
+                "id": info.name,
                 "object": "model",
                 "created": CREATED,
                 "owned_by": "assistant",
-                "description": f"Cited answers over the indexed documents (generator: {generator}).",
+                "description": f"Cited answers over the {info.documents} documents of collection {info.name!r} "
+                f"(generator: {generator}).",
             }
+            for info in infos
         ],
     }
+
+
+def _collection_of(model: str | None) -> str | None:
+    """The collection a ``model`` names (``assistant`` is the default collection); none given: the server's own."""
+    return model or None
 
 
 @router.post("/chat/completions")
@@ -187,8 +204,8 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
     try:
         question, history = _question_and_history(req.messages)
         # Opened before responding: bad input, index and busy errors become a plain 4xx/503.
-        events = service.open_stream(question, k=req.k, history=history)
-        completion = _Completion(req.model or MODEL_ID, question)
+        events = service.open_stream(question, k=req.k, history=history, collection=_collection_of(req.model))
+        completion = _Completion(req.model or request.app.state.assistant.settings.collection, question)
         if req.stream:
             return StreamingResponse(
                 _sse(completion.chunks(events)),
@@ -196,6 +213,11 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         return completion.message(final_answer(events))
+    except FieldError as exc:
+        if exc.field != "collection":
+            return _failure(exc)
+        return _error(f"Unknown model {req.model!r}: a model is a collection (GET /v1/models lists them). {exc}",
+                      exc.status_code, param="model", code="model_not_found")
     except Exception as exc:
         return _failure(exc)
 

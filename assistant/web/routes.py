@@ -16,12 +16,13 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from assistant.answer import Answer
 from assistant.assistant import Assistant
+from assistant.errors import InputError
 from assistant.settings import LOCAL_GENERATORS
 from assistant.web.error_responses import describe_error
 from assistant.web.owner import request_owner
@@ -31,15 +32,21 @@ from assistant.web.uploads import copy_capped, ingest_uploads
 router = APIRouter(prefix="/api")
 
 
-def _assistant(request: Request) -> Assistant:
-    return request.app.state.assistant
+def _assistant(request: Request, collection: str | None = None) -> Assistant:
+    """The assistant of the ``collection`` query parameter (absent: the server's own collection)."""
+    return shared_service(request.app.state).collection(collection)
 
 
 def _service(request: Request) -> AnswerService:
     return shared_service(request.app.state)
 
 
+def _root_assistant(request: Request) -> Assistant:
+    return request.app.state.assistant
+
+
 AssistantDep = Annotated[Assistant, Depends(_assistant)]
+RootDep = Annotated[Assistant, Depends(_root_assistant)]
 ServiceDep = Annotated[AnswerService, Depends(_service)]
 
 
@@ -58,6 +65,7 @@ class AskRequest(BaseModel):
         description="A saved conversation (POST /api/conversations): its turns are the history (``history`` "
         "is then ignored) and the answer is saved as its next turn.",
     )
+    collection: str | None = Field(None, description="The collection to answer from (default: the server's, ASSISTANT_COLLECTION).")
 
     def turns(self) -> list[dict[str, Any]]:
         return [t.model_dump() for t in self.history or []]
@@ -65,6 +73,7 @@ class AskRequest(BaseModel):
 
 class IngestRequest(BaseModel):
     paths: list[str] = Field(..., min_length=1, description="Files or folders on the server to index.")
+    collection: str | None = Field(None, description="The collection to ingest into (created when new).")
 
 
 @router.get("/health", tags=["meta"])
@@ -96,6 +105,19 @@ def document(doc_id: str, assistant: AssistantDep) -> dict[str, Any]:
     return {"id": doc_id, "title": known[doc_id]["title"], "text": assistant.document_text(doc_id)}
 
 
+@router.delete("/documents/{doc_id}", tags=["documents"])
+def delete_document(doc_id: str, assistant: AssistantDep) -> dict[str, Any]:
+    """Remove one document (its chunks and kept text) from the collection; its file is not touched."""
+    assistant.delete_document(doc_id)
+    return {"deleted": doc_id, "collection": assistant.settings.collection}
+
+
+@router.post("/documents/{doc_id}/reindex", tags=["documents"])
+def reindex_document(doc_id: str, assistant: AssistantDep) -> dict[str, Any]:
+    """Parse, chunk and index one document's file again; returns the ingest report."""
+    return {**assistant.reindex_document(doc_id).to_dict(), "collection": assistant.settings.collection}
+
+
 @router.get("/suggestions", tags=["documents"])
 def suggestions(assistant: AssistantDep) -> list[str]:
     """The corpus's own 'Go deeper' questions."""
@@ -116,7 +138,7 @@ def ask(req: AskRequest, service: ServiceDep, request: Request) -> dict[str, Any
     """Answer a question; the body is ``Answer.to_dict()`` plus ``turn_id`` and ``conversation_id``."""
     answer = service.ask(
         req.question, k=req.k, history=req.turns(), generator=req.generator,
-        conversation_id=req.conversation_id, owner=request_owner(request),
+        conversation_id=req.conversation_id, owner=request_owner(request), collection=req.collection,
     )
     return answer_body(answer)
 
@@ -130,7 +152,7 @@ def ask_stream(req: AskRequest, service: ServiceDep, request: Request) -> Stream
     # become a plain 4xx/503.
     events = service.open_stream(
         req.question, k=req.k, history=req.turns(), generator=req.generator,
-        conversation_id=req.conversation_id, owner=request_owner(request),
+        conversation_id=req.conversation_id, owner=request_owner(request), collection=req.collection,
     )
     return StreamingResponse(
         _sse_events(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -154,7 +176,7 @@ def _sse_events(events: Generator[AnswerEvent, None, None]) -> Iterator[str]:
 
 
 @router.post("/ingest", tags=["documents"])
-def ingest(req: IngestRequest, assistant: AssistantDep) -> dict[str, Any]:
+def ingest(req: IngestRequest, assistant: RootDep, request: Request) -> dict[str, Any]:
     """Index files or folders that are on the server; returns the ingest report.
 
     Only paths inside the server's working folder are accepted, so an API
@@ -167,16 +189,32 @@ def ingest(req: IngestRequest, assistant: AssistantDep) -> dict[str, Any]:
             raise FieldError(
                 "paths", f"{raw!r} is outside the server's folder {root}; copy it there or use /api/upload.", 403, "forbidden"
             )
-    return assistant.ingest(req.paths).to_dict()
+    if req.collection is not None:
+        _create_if_new(assistant, req.collection)
+        assistant = shared_service(request.app.state).collection(req.collection)
+    return {**assistant.ingest(req.paths).to_dict(), "collection": assistant.settings.collection}
+
+
+def _create_if_new(assistant: Assistant, name: str) -> None:
+    """Writing documents into a collection creates it (as ``assistant ingest --collection``)."""
+    try:
+        assistant.collections.ensure(name)
+    except InputError as exc:
+        raise FieldError("collection", str(exc)) from None
 
 
 @router.post("/upload", tags=["documents"])
 def upload(
-    assistant: AssistantDep,
+    assistant: RootDep,
+    request: Request,
     files: list[UploadFile] = File(..., description=".txt or .md files"),  # noqa: B008
+    collection: str | None = Form(None, description="The collection to add them to (created when new)."),  # noqa: B008
 ) -> dict[str, Any]:
-    """Upload documents (multipart); saved under the index folder and indexed.
+    """Upload documents (multipart); saved under the collection's folder and indexed.
     Refused files are listed with the reason; the others are still added."""
+    if collection is not None:
+        _create_if_new(assistant, collection)
+        assistant = shared_service(request.app.state).collection(collection)
     with tempfile.TemporaryDirectory(prefix="assistant-upload-") as tmp:
         pairs = []
         for i, item in enumerate(files):

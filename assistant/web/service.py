@@ -19,7 +19,7 @@ from assistant.answer import Answer, final_answer
 from assistant.answering.chain import validate_question
 from assistant.assistant import Assistant
 from assistant.conversations.store import LOCAL_OWNER
-from assistant.errors import BackendError, InputError
+from assistant.errors import BackendError, InputError, NotFoundError
 from assistant.settings import LOCAL_GENERATORS
 
 AnswerEvent = str | Answer
@@ -109,6 +109,7 @@ class AnswerService:
         generator: str | None = None,
         conversation_id: str | None = None,
         owner: str = LOCAL_OWNER,
+        collection: str | None = None,
     ) -> Generator[AnswerEvent, None, None]:
         """Tokens, then the final ``Answer``; holds the answering lock while it runs.
 
@@ -125,6 +126,7 @@ class AnswerService:
         """
         cleaned = self.check_question(question)
         self.check_generator(generator)
+        target = self.collection(collection)
         if conversation_id is not None:
             self.assistant.conversations.check_owned(conversation_id, owner)  # before any wait
         if not self._lock.acquire(timeout=self.busy_timeout_s):
@@ -132,7 +134,7 @@ class AnswerService:
                 f"The assistant is busy answering another question (waited {self.busy_timeout_s:.0f}s); retry shortly."
             )
         try:
-            yield from self.assistant.stream(
+            yield from target.stream(
                 cleaned, k=k, history=plain_history(history), generator=generator,
                 conversation_id=conversation_id, owner=owner,
             )
@@ -147,6 +149,7 @@ class AnswerService:
         generator: str | None = None,
         conversation_id: str | None = None,
         owner: str = LOCAL_OWNER,
+        collection: str | None = None,
     ) -> Generator[AnswerEvent, None, None]:
         """``stream``, started: bad input, an empty index and a busy model raise here.
 
@@ -155,7 +158,8 @@ class AnswerService:
         errors into a plain 4xx/503.
         """
         events = self.stream(
-            question, k=k, history=history, generator=generator, conversation_id=conversation_id, owner=owner
+            question, k=k, history=history, generator=generator, conversation_id=conversation_id, owner=owner,
+            collection=collection,
         )
         first = next(events)
         return first_then_rest(first, events)
@@ -168,11 +172,25 @@ class AnswerService:
         generator: str | None = None,
         conversation_id: str | None = None,
         owner: str = LOCAL_OWNER,
+        collection: str | None = None,
     ) -> Answer:
         """The final ``Answer`` of ``stream``."""
         return final_answer(self.stream(
-            question, k=k, history=history, generator=generator, conversation_id=conversation_id, owner=owner
+            question, k=k, history=history, generator=generator, conversation_id=conversation_id, owner=owner,
+            collection=collection,
         ))
+
+    def collection(self, name: str | None) -> Assistant:
+        """The assistant of collection ``name`` (None: the server's own); a ``FieldError`` on
+        ``collection`` (404 when it does not exist) otherwise."""
+        if name is None:
+            return self.assistant
+        try:
+            return self.assistant.for_collection(name)
+        except NotFoundError as exc:
+            raise FieldError("collection", str(exc), 404, "not_found") from None
+        except InputError as exc:
+            raise FieldError("collection", str(exc)) from None
 
     def prepare(self, generator: str | None) -> None:
         """Load a generator's model in the background (the chat calls this when it is picked)."""

@@ -22,7 +22,8 @@ def app(make_assistant, seeds_copy):
 
 
 def _chat(content: str, stream: bool = False) -> dict:
-    return {"model": "assistant", "messages": [{"role": "user", "content": content}], "stream": stream}
+    # No model: the server's own collection (this fixture's is a named one, not "assistant").
+    return {"messages": [{"role": "user", "content": content}], "stream": stream}
 
 
 def test_a_busy_model_is_a_503_on_every_route(app):
