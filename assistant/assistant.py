@@ -282,8 +282,10 @@ class Assistant:
             preload()  # a local model loads while the question is retrieved
         language.preload()  # so does spaCy, which the decide and write stages read with
         for event in chain.stream(question, k=k, history=history):
-            if isinstance(event, Answer) and conversation_id is not None:
-                self._save_turn(conversation_id, owner, question, event, generator)
+            if isinstance(event, Answer):
+                event.metadata["collection"] = self.settings.collection  # whose documents the citations name
+                if conversation_id is not None:
+                    self._save_turn(conversation_id, owner, question, event, generator)
             yield event
 
     def _save_turn(self, conversation_id: str, owner: str, question: str, answer: Answer, generator: str | None) -> None:
