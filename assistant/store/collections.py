@@ -267,6 +267,7 @@ class Collections:
                 except Exception:  # never ingested into: nothing to move
                     continue
                 self._call(lambda c=col, n=new_name: c.modify(name=n))  # type: ignore[misc]
+            self._drop_leases(old)
             self._records.delete(old)
         else:
             records = self._records
@@ -292,6 +293,7 @@ class Collections:
             for chroma_name in (name, f"{name}__manifest"):
                 with contextlib.suppress(Exception):  # never ingested into
                     self._call(lambda n=chroma_name: client.delete_collection(n))  # type: ignore[misc]
+            self._drop_leases(name)
             self._records.delete(name)
         else:
             records = self._records
@@ -301,6 +303,16 @@ class Collections:
             assert folder.parent == (self.settings.index_dir / "collections").resolve()
             _forget_embedded_chroma(folder / "chroma")
             shutil.rmtree(folder)
+
+    def _drop_leases(self, name: str) -> None:
+        """Remove the ingest leases (``<name>__lease__<n>``, store/lease.py) a gone name leaves in the server."""
+        client = self._chroma()
+        prefix = f"{name}__lease__"
+        for col in self._call(lambda: client.list_collections()):
+            col_name = col if isinstance(col, str) else col.name
+            if col_name.startswith(prefix):
+                with contextlib.suppress(Exception):
+                    self._call(lambda n=col_name: client.delete_collection(n))  # type: ignore[misc]
 
     def _not_default(self, name: str, action: str) -> None:
         check_name(name)
