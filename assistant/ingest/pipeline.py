@@ -188,7 +188,8 @@ class IngestPipeline:
 
         Raises:
             InputError: a path does not exist, or no supported file was found.
-            IndexStateError: another ingest holds the index for longer than 30 s.
+            IndexStateError: another ingest holds the index for longer than 30 s, or
+                (Chroma server) this ingest lost its lease before publishing.
         """
         started = time.perf_counter()
         roots = [Path(p) for p in paths]
@@ -223,7 +224,8 @@ class IngestPipeline:
             changed files whose content is what the index already has.
 
         Raises:
-            IndexStateError: another ingest holds the index for longer than 30 s.
+            IndexStateError: another ingest holds the index for longer than 30 s, or
+                (Chroma server) this ingest lost its lease before publishing.
         """
         started = time.perf_counter()
         present = [Path(p) for p in changed if Path(p).exists()]
