@@ -43,6 +43,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/collections_latency.py
 
 bench-quick: setup
 	$(BIN)/python bench/run.py --quick

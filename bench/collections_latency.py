@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -101,6 +102,7 @@ def run(collections: int, rounds: int, backend: str, out: Path) -> dict:
         "p95_ratio_ten_vs_one": round(percentile(ten, 95) / percentile(one, 95), 3),
         "rss_mb": {"one_open": memory_one, "ten_open": memory_ten},
     }
+    shutil.rmtree(work, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "collections.json").write_text(json.dumps(report, indent=2))
     (out / "collections.md").write_text(_markdown(report))
