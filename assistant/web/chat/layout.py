@@ -1,9 +1,10 @@
 """Where everything sits in the chat: the components, and nothing they do.
 
-The saved conversations in a sidebar (``panels``); the conversation, its
-feedback form, suggested questions and the composer in the middle, with the
-settings and the upload panel folded below; the sources of the latest answer
-on the right (below on a phone). The ``elem_id``s are what ``static/chat.css``,
+The saved conversations in a sidebar (``panels``); in the middle the
+collection bar (which collection questions go to), the conversation, its
+feedback form, suggested questions and the composer, with the settings and
+the documents panel folded below; the sources of the latest answer on the
+right (below on a phone). The ``elem_id``s are what ``static/chat.css``,
 ``static/chat.js`` and the browser tests find, so they are part of the page's
 contract. What happens on a click is in ``handlers``; which event calls which
 handler is in ``app``.
@@ -18,14 +19,18 @@ import gradio as gr
 
 from assistant.assistant import Assistant
 from assistant.settings import LOCAL_GENERATORS
+from assistant.web.chat.library import collection_choices
 from assistant.web.chat.panels import (
+    CollectionBar,
     ConversationPanel,
+    DocumentPanel,
     FeedbackForm,
+    collection_bar,
     conversation_panel,
+    document_panel,
     feedback_form,
 )
-from assistant.web.chat.render import render_documents, render_sources_panel
-from assistant.web.uploads import UPLOAD_SUFFIXES, human_bytes
+from assistant.web.chat.render import render_sources_panel
 
 #: Suggested questions shown at once (the buttons exist up front and are hidden when unused).
 SUGGESTION_SLOTS = 4
@@ -46,6 +51,8 @@ class ChatLayout:
     open_id: gr.BrowserState  # the open conversation's id, kept in the browser across reloads
     panel: ConversationPanel
     feedback: FeedbackForm
+    bar: CollectionBar
+    docs: DocumentPanel
     chatbot: gr.Chatbot
     sugg_title: gr.HTML
     suggestions: list[gr.Button]
@@ -54,15 +61,12 @@ class ChatLayout:
     clear: gr.Button
     k: gr.Slider
     generator: gr.Radio
-    files: gr.File
-    upload: gr.Button
-    upload_status: gr.HTML
-    documents: gr.HTML
     sources: gr.HTML
 
     def answer_inputs(self) -> list[Any]:
         """What ``ChatHandlers.respond`` reads, in its argument order."""
-        return [self.question, self.transcript, self.turns, self.open_id, self.k, self.generator]
+        return [self.question, self.transcript, self.turns, self.open_id, self.k, self.generator,
+                self.bar.collection]
 
 
 def build_layout(assistant: Assistant) -> ChatLayout:
@@ -75,13 +79,15 @@ def build_layout(assistant: Assistant) -> ChatLayout:
     open_id = gr.BrowserState(None, storage_key=OPEN_CONVERSATION_KEY, secret=OPEN_CONVERSATION_KEY)
     with gr.Row(equal_height=False, elem_id="main-row"):
         with gr.Column(scale=3, min_width=320, elem_id="chat-col"):
+            # The choices are read again on every page load (``ConversationHandlers.restore``).
+            bar = collection_bar(collection_choices(assistant), assistant.settings.collection)
             parts = _conversation()
             parts.update(_settings_panel(assistant))
-            parts.update(_upload_panel(assistant))
+            docs = document_panel(assistant.settings.max_file_bytes)
         with gr.Column(scale=2, min_width=280, elem_id="sources-col"):
             gr.HTML('<h2 class="panel-title">Sources</h2>')
             parts["sources"] = gr.HTML(render_sources_panel(None, {}), elem_id="sources")
-    return ChatLayout(transcript=transcript, turns=turns, open_id=open_id, panel=panel, **parts)
+    return ChatLayout(transcript=transcript, turns=turns, open_id=open_id, panel=panel, bar=bar, docs=docs, **parts)
 
 
 def _conversation() -> dict[str, Any]:
@@ -137,16 +143,3 @@ def _settings_panel(assistant: Assistant) -> dict[str, Any]:
         )
     return {"k": k, "generator": generator}
 
-
-def _upload_panel(assistant: Assistant) -> dict[str, Any]:
-    with gr.Accordion("Add documents", open=False, elem_id="upload-panel"):
-        files = gr.File(
-            file_count="multiple",
-            file_types=list(UPLOAD_SUFFIXES),
-            label=f"{', '.join(UPLOAD_SUFFIXES)} · up to {human_bytes(assistant.settings.max_file_bytes)} each",
-            elem_id="upload",
-        )
-        upload = gr.Button("Add to index", elem_id="upload-btn")
-        upload_status = gr.HTML("", elem_id="upload-status")
-        documents = gr.HTML(lambda: render_documents(assistant), elem_id="documents")
-    return {"files": files, "upload": upload, "upload_status": upload_status, "documents": documents}

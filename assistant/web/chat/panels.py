@@ -1,10 +1,14 @@
-"""The conversation sidebar and the feedback form: components only, like ``layout``.
+"""The conversation sidebar, the feedback form, the collection bar and the documents panel:
+components only, like ``layout``.
 
 The sidebar lists the owner's saved conversations (a radio list, most recent
 first) with what can be done to the open one: rename, export, delete (asked
 twice, since it cannot be undone). The feedback form opens under the chat
-when an answer's thumb is clicked. Their ``elem_id``s are what the CSS and the
-browser tests find.
+when an answer's thumb is clicked. The collection bar above the chat picks
+the collection questions go to and creates one; the documents panel below it
+adds files to that collection and opens, re-indexes or deletes (asked twice)
+one of its documents. Their ``elem_id``s are what the CSS, ``static/chat.js``
+and the browser tests find.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
+
+from assistant.web.uploads import UPLOAD_SUFFIXES, human_bytes
 
 #: The sidebar's width on a desktop; on a phone Gradio shows it full-screen over the chat.
 SIDEBAR_WIDTH = 272
@@ -49,6 +55,34 @@ class FeedbackForm:
     send: gr.Button
     close: gr.Button
     status: gr.HTML  # outside the form, so a confirmation stays once the form closes
+
+
+@dataclass
+class CollectionBar:
+    """The collection questions go to, and a box to create another."""
+
+    collection: gr.Dropdown  # value: a collection name; choices labelled with document counts
+    new_name: gr.Textbox
+    create: gr.Button
+    status: gr.HTML
+
+
+@dataclass
+class DocumentPanel:
+    """The selected collection's documents: add files, list them, act on one."""
+
+    files: gr.File
+    upload: gr.Button
+    upload_status: gr.HTML
+    listing: gr.HTML  # each title opens the document in the viewer (static/chat.js)
+    pick: gr.Dropdown  # the document the buttons act on
+    open: gr.Button  # browser-side only: the viewer fetches /api/documents/{id}
+    reindex: gr.Button
+    delete: gr.Button
+    confirm: gr.Column  # "delete for good?", shown after Delete
+    confirm_delete: gr.Button
+    cancel_delete: gr.Button
+    status: gr.HTML
 
 
 def conversation_panel() -> ConversationPanel:
@@ -107,3 +141,49 @@ def feedback_form() -> FeedbackForm:
     status = gr.HTML("", elem_id="feedback-status")
     return FeedbackForm(form=form, target=target, head=head, comment=comment, correction=correction, facts=facts,
                         send=send, close=close, status=status)
+
+
+def collection_bar(choices: list[tuple[str, str]], value: str) -> CollectionBar:
+    """The selector and the create box, in one row; call inside a ``gr.Blocks`` context."""
+    with gr.Row(equal_height=True, elem_id="collection-row"):
+        collection = gr.Dropdown(
+            choices=choices, value=value, label="Collection", info="Questions, uploads and documents use this one.",
+            filterable=False, scale=3, min_width=200, elem_id="collection",
+        )
+        new_name = gr.Textbox(label="New collection", placeholder="e.g. contracts", max_lines=1, scale=2,
+                              min_width=150, elem_id="new-collection")
+        create = gr.Button("Create", size="sm", scale=0, min_width=80, elem_id="create-collection")
+    status = gr.HTML("", elem_id="collection-status")
+    return CollectionBar(collection=collection, new_name=new_name, create=create, status=status)
+
+
+def document_panel(max_file_bytes: int) -> DocumentPanel:
+    """The documents accordion (folded); call inside a ``gr.Blocks`` context."""
+    with gr.Accordion("Documents", open=False, elem_id="upload-panel"):
+        files = gr.File(
+            file_count="multiple",
+            file_types=list(UPLOAD_SUFFIXES),
+            label=f"{', '.join(UPLOAD_SUFFIXES)} · up to {human_bytes(max_file_bytes)} each",
+            elem_id="upload",
+        )
+        upload = gr.Button("Add to collection", elem_id="upload-btn")
+        upload_status = gr.HTML("", elem_id="upload-status")
+        listing = gr.HTML("", elem_id="documents")
+        with gr.Row(equal_height=True, elem_id="document-tools"):
+            pick = gr.Dropdown(choices=[], value=None, label="Document", filterable=True, scale=3, min_width=200,
+                               elem_id="document-pick")
+            open_ = gr.Button("Open", size="sm", scale=0, min_width=70, elem_id="document-open")
+            reindex = gr.Button("Re-index", size="sm", scale=0, min_width=90, elem_id="document-reindex")
+            delete = gr.Button("Delete", size="sm", scale=0, min_width=76, elem_id="document-delete")
+        with gr.Column(visible=False, elem_id="document-confirm") as confirm:
+            gr.HTML('<div class="confirm-text">Delete this document from the collection? Its chunks and text '
+                    "go; its file is kept, so it can be added again.</div>")
+            with gr.Row():
+                confirm_delete = gr.Button("Delete", size="sm", variant="stop", elem_id="document-confirm-delete")
+                cancel_delete = gr.Button("Keep it", size="sm", elem_id="document-cancel-delete")
+        status = gr.HTML("", elem_id="document-status")
+    return DocumentPanel(
+        files=files, upload=upload, upload_status=upload_status, listing=listing, pick=pick, open=open_,
+        reindex=reindex, delete=delete, confirm=confirm, confirm_delete=confirm_delete, cancel_delete=cancel_delete,
+        status=status,
+    )

@@ -36,25 +36,38 @@ def _text(value: str) -> str:
     return "<br>".join(escape(line) for line in value.split("\n"))
 
 
-def chip(c: Citation) -> str:
-    """A numbered chip; the chat's sanitiser drops data-* attributes, so the target is in the href."""
+def chip(c: Citation, collection: str | None = None) -> str:
+    """A numbered chip; the chat's sanitiser drops data-* attributes, so the target is in the href.
+
+    The collection rides along (``#cite:n:start:end:doc:collection``): a document id is
+    only unique within its collection, and the chat may show answers from several.
+    """
     title = f"{c.title} — {c.section}" if c.section else c.title
     target = f"#cite:{c.id}:{c.start}:{c.end}:{quote(c.source, safe='')}"
+    if collection:
+        target += f":{quote(collection, safe='')}"
     return (
         f'<a class="cite-chip" role="button" href="{_attr(target)}" title="{_attr(title)}">{c.id}</a>'
     )
 
 
+def collection_of(answer: Answer) -> str | None:
+    """The collection whose documents ``answer`` cites (None for answers saved before collections)."""
+    name = answer.metadata.get("collection")
+    return str(name) if name else None
+
+
 def answer_text_html(answer: Answer) -> str:
     """The answer text, escaped, with each known ``[n]`` turned into a chip."""
     by_id = {c.id: c for c in answer.citations}
+    collection = collection_of(answer)
     out, pos = [], 0
     for m in _MARKER.finditer(answer.text):
         c = by_id.get(int(m.group(1)))
         if c is None:
             continue
         out.append(_text(answer.text[pos : m.start()]).rstrip(" ") + " ")
-        out.append(chip(c))
+        out.append(chip(c, collection))
         pos = m.end()
     out.append(_text(answer.text[pos:]))
     return "".join(out).strip()
@@ -96,10 +109,18 @@ def render_conflicts(answer: Answer) -> str:
         for claim in conflict.claims:
             cid = claim.get("citation_id")
             cited = next((c for c in answer.citations if c.id == cid), None)
-            mark = chip(cited) if cited else ""
+            mark = chip(cited, collection_of(answer)) if cited else ""
             claims.append(f"<li>{escape(str(claim.get('text', '')))} {mark}</li>")
         items.append(f"<div><strong>Sources disagree on {escape(conflict.topic)}:</strong><ul>{''.join(claims)}</ul></div>")
     return f'<div class="ans-conflict" role="note"><span class="ans-badge warn">Conflicting sources</span>{"".join(items)}</div>'
+
+
+def _collection_tag(answer: Answer) -> str:
+    """Which collection answered, in the footer: the chat can switch collections, so say it."""
+    name = collection_of(answer)
+    if not name:
+        return ""
+    return f'<span class="ans-collection" title="The collection that answered">{escape(name)}</span>'
 
 
 def render_answer(answer: Answer) -> str:
@@ -109,7 +130,7 @@ def render_answer(answer: Answer) -> str:
     copy = (
         f'<pre class="copy-text" aria-hidden="true">{copy_text}</pre>'
         '<button type="button" class="copy-answer" title="Copy the answer and its sources">Copy</button>'
-    )
+    ) + _collection_tag(answer)
     if answer.abstained:
         body = (
             '<div class="ans-badge muted">Not in the documents</div>'
@@ -122,8 +143,9 @@ def render_answer(answer: Answer) -> str:
     notes = ""
     sources = ""
     if answer.citations:
+        collection = collection_of(answer)
         rows = "".join(
-            f"<li>{chip(c)} {escape(c.title)}{' · ' + escape(c.section) if c.section else ''}</li>"
+            f"<li>{chip(c, collection)} {escape(c.title)}{' · ' + escape(c.section) if c.section else ''}</li>"
             for c in answer.citations
         )
         sources = f'<details class="ans-sources"><summary>Sources ({len(answer.citations)})</summary><ul>{rows}</ul></details>'
@@ -157,6 +179,7 @@ def render_sources_panel(answer: Answer | None, texts: dict[str, str]) -> str:
     if answer.abstained or not answer.citations:
         return '<div class="sources-empty">No sources: the documents do not answer this question.</div>'
     cards = []
+    collection = _attr(collection_of(answer) or "")
     for c in answer.citations:
         text = texts.get(c.source)
         if text is not None and text[c.start : c.end] == c.snippet:
@@ -166,7 +189,8 @@ def render_sources_panel(answer: Answer | None, texts: dict[str, str]) -> str:
         before, span, after = (re.sub(r"\s+", " ", x) for x in (before, span, after))
         meta = " · ".join(escape(x) for x in (c.section, c.date or "") if x)
         cards.append(
-            f'<li class="source-card" data-cite="{c.id}" data-doc="{_attr(c.source)}" data-start="{c.start}" '
+            f'<li class="source-card" data-cite="{c.id}" data-doc="{_attr(c.source)}" '
+            f'data-collection="{collection}" data-start="{c.start}" '
             f'data-end="{c.end}" tabindex="0" role="button" aria-label="Open source {c.id}">'
             f'<div class="source-head"><span class="source-num">{c.id}</span>'
             f'<span class="source-title">{escape(c.title)}</span></div>'
@@ -178,11 +202,19 @@ def render_sources_panel(answer: Answer | None, texts: dict[str, str]) -> str:
 
 
 def render_sources_for(assistant: Any, answer: Answer) -> str:
-    """The sources panel of ``answer``, each span shown in its document's text where it can be read."""
-    texts = {}
+    """The sources panel of ``answer``, each span shown in its document's text where it can be read.
+
+    The texts are read from the collection that answered (``answer.metadata["collection"]``),
+    whichever collection the chat has picked since; when it is gone, only the snippets show.
+    """
+    texts: dict[str, str] = {}
+    try:
+        source_of = assistant.for_collection(collection_of(answer))
+    except AssistantError:
+        return render_sources_panel(answer, texts)
     for source in {c.source for c in answer.citations}:
         with contextlib.suppress(AssistantError):
-            texts[source] = assistant.document_text(source)
+            texts[source] = source_of.document_text(source)
     return render_sources_panel(answer, texts)
 
 
@@ -204,20 +236,24 @@ def render_feedback_head(question: str, rating: str) -> str:
     )
 
 
-def render_documents(assistant) -> str:
-    """The indexed documents, for the upload panel."""
-    try:
-        docs = assistant.documents()
-    except Exception:  # an unreadable index must not break the page
-        return '<div class="docs-list muted">The document list is unavailable.</div>'
+def render_documents(docs: list[dict[str, Any]] | None, collection: str, error: str | None = None) -> str:
+    """The documents of ``collection`` for the documents panel; each title opens it in the viewer.
+
+    ``docs`` is ``Assistant.documents()``; None (with ``error``) when the index could not be read.
+    """
+    where = f"in \u201c{escape(collection)}\u201d"
+    if docs is None:
+        reason = f": {escape(error)}" if error else "."
+        return f'<div class="docs-list muted">The documents {where} cannot be listed{reason}</div>'
     if not docs:
-        return '<div class="docs-list muted">No documents indexed yet.</div>'
+        return f'<div class="docs-list muted">No documents {where} yet: add some above.</div>'
     rows = "".join(
-        f'<li><span class="doc-title">{escape(d["title"] or d["id"])}</span> '
+        f'<li><a class="doc-link" role="button" href="#" data-doc="{_attr(d["id"])}" '
+        f'data-collection="{_attr(collection)}" title="Read the whole document">{escape(d["title"] or d["id"])}</a> '
         f'<span class="doc-meta">{escape(d["id"])} · {d["chunks"]} chunks</span></li>'
         for d in docs
     )
-    return f'<div class="docs-list"><div class="docs-head">Indexed documents ({len(docs)})</div><ul>{rows}</ul></div>'
+    return f'<div class="docs-list"><div class="docs-head">Documents {where} ({len(docs)})</div><ul>{rows}</ul></div>'
 
 
 def render_upload_report(report, error: str | None = None) -> str:

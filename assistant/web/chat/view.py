@@ -1,7 +1,9 @@
 """One shape for every change to the page: a ``View`` names what to update, the rest stays.
 
-Asking, opening, renaming, deleting and rating each touch a different part of
-the page (the chat, the conversation list, the feedback form). Rather than one
+Asking, opening, renaming, deleting, rating, switching collection and
+managing documents each touch a different part of the page (the chat, the
+conversation list, the feedback form, the collection bar, the documents
+panel). Rather than one
 positional tuple per handler, every handler returns a ``View`` whose fields
 are named after the components; ``View.outputs()`` turns it into Gradio's
 tuple, in the order of ``view_components(layout)``, with ``gr.skip()`` for
@@ -58,6 +60,17 @@ class View:
     correction: Any = KEEP
     facts: Any = KEEP
     feedback_status: Any = KEEP
+    # the collection bar (``library.showing`` fills collection and the documents panel together)
+    collection: Any = KEEP  # the selector: gr.update(choices=..., value=name)
+    collection_status: Any = KEEP
+    new_collection: Any = KEEP
+    # the documents panel
+    documents: Any = KEEP  # the selected collection's document list (HTML)
+    document_pick: Any = KEEP
+    document_confirm: Any = KEEP
+    document_status: Any = KEEP
+    files: Any = KEEP
+    upload_status: Any = KEEP
 
     def outputs(self) -> tuple[Any, ...]:
         """Gradio's values, in the order of ``view_components``."""
@@ -127,6 +140,15 @@ def view_components(ui: ChatLayout) -> list[Any]:
         "correction": ui.feedback.correction,
         "facts": ui.feedback.facts,
         "feedback_status": ui.feedback.status,
+        "collection": ui.bar.collection,
+        "collection_status": ui.bar.status,
+        "new_collection": ui.bar.new_name,
+        "documents": ui.docs.listing,
+        "document_pick": ui.docs.pick,
+        "document_confirm": ui.docs.confirm,
+        "document_status": ui.docs.status,
+        "files": ui.docs.files,
+        "upload_status": ui.docs.upload_status,
     }
     out: list[Any] = []
     for f in fields(View):

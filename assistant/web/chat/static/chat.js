@@ -1,5 +1,7 @@
 // Browser side of the chat: the document viewer, citation chips, copy buttons and the sidebar.
 // Document text is only ever inserted with textContent, never as HTML.
+// A document id is unique only within its collection, so every fetch and cache entry
+// names the collection too (the chip's href, a card's or a title's data-collection).
 if (window.__assistantChat) return;
 window.__assistantChat = true;
 
@@ -35,20 +37,24 @@ function closeViewer() {
   document.body.classList.remove("doc-open");
 }
 
-async function loadDocument(id) {
-  if (!cache.has(id)) {
-    const res = await fetch(apiBase + "documents/" + encodeURIComponent(id), { credentials: "same-origin" });
+async function loadDocument(id, collection) {
+  const key = (collection || "") + "\u0000" + id;
+  if (!cache.has(key)) {
+    let url = apiBase + "documents/" + encodeURIComponent(id);
+    if (collection) url += "?collection=" + encodeURIComponent(collection);
+    const res = await fetch(url, { credentials: "same-origin" });
     if (!res.ok) {
       let msg = res.status + " " + res.statusText;
       try { msg = (await res.json()).error || msg; } catch (_) { /* not JSON */ }
       throw new Error(msg);
     }
-    cache.set(id, await res.json());
+    cache.set(key, await res.json());
   }
-  return cache.get(id);
+  return cache.get(key);
 }
 
-async function openViewer(id, start, end, cite) {
+// start/end null: the whole document, from the top, nothing highlighted.
+async function openViewer(id, collection, start, end, cite) {
   const box = viewer();
   const title = box.querySelector(".doc-title");
   const meta = box.querySelector(".doc-meta");
@@ -59,9 +65,17 @@ async function openViewer(id, start, end, cite) {
   box.hidden = false;
   document.body.classList.add("doc-open");
   try {
-    const doc = await loadDocument(id);
+    const doc = await loadDocument(id, collection);
     title.textContent = doc.title || doc.id;
-    meta.textContent = "Source " + cite + " · " + doc.id + " · characters " + start + "–" + end;
+    const where = collection ? " · " + collection : "";
+    if (start === null || end === null) {
+      meta.textContent = doc.id + where + " · " + Array.from(doc.text).length + " characters";
+      body.textContent = doc.text;
+      body.scrollTop = 0;
+      box.querySelector(".doc-close").focus({ preventScroll: true });
+      return;
+    }
+    meta.textContent = "Source " + cite + " · " + doc.id + where + " · characters " + start + "–" + end;
     // Offsets are Python string indexes (code points), so slice by code point.
     const chars = Array.from(doc.text);
     const mark = el("mark", { id: "doc-highlight", class: "doc-highlight" }, chars.slice(start, end).join(""));
@@ -92,15 +106,20 @@ async function copyText(text) {
 function activate(target) {
   const chip = target.closest(".cite-chip");
   if (chip) {
-    // href="#cite:<n>:<start>:<end>:<doc id, URL-encoded>"
-    const m = /#cite:(\d+):(\d+):(\d+):(.+)$/.exec(chip.getAttribute("href") || "");
-    if (m) openViewer(decodeURIComponent(m[4]), Number(m[2]), Number(m[3]), m[1]);
+    // href="#cite:<n>:<start>:<end>:<doc id>[:<collection>]", both URL-encoded (no ':' left in them)
+    const m = /#cite:(\d+):(\d+):(\d+):([^:]+)(?::([^:]*))?$/.exec(chip.getAttribute("href") || "");
+    if (m) openViewer(decodeURIComponent(m[4]), m[5] ? decodeURIComponent(m[5]) : "", Number(m[2]), Number(m[3]), m[1]);
     return true;
   }
   const card = target.closest(".source-card");
   if (card) {
     const d = card.dataset;
-    openViewer(d.doc, Number(d.start), Number(d.end), d.cite);
+    openViewer(d.doc, d.collection || "", Number(d.start), Number(d.end), d.cite);
+    return true;
+  }
+  const link = target.closest(".doc-link");
+  if (link) {
+    openViewer(link.dataset.doc, link.dataset.collection || "", null, null, null);
     return true;
   }
   const copy = target.closest(".copy-answer");
@@ -119,6 +138,13 @@ function activate(target) {
 document.addEventListener("click", (e) => {
   if (activate(e.target)) { e.preventDefault(); e.stopPropagation(); }
 }, true);
+
+// For the documents panel's Gradio events (app.py): "Open" shows the picked document;
+// after an upload, re-index or delete the texts are fetched again.
+window.__assistantDocs = {
+  open: (id, collection) => openViewer(id, collection || "", null, null, null),
+  forget: () => cache.clear(),
+};
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape") closeViewer();
   if ((e.key === "Enter" || e.key === " ") && e.target.closest && e.target.closest(".source-card")) {

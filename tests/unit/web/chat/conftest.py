@@ -65,7 +65,7 @@ def service(assistant) -> ScriptedService:
 @pytest.fixture
 def handlers(assistant, service) -> ChatHandlers:
     chat = ChatHandlers(assistant, service)  # type: ignore[arg-type]
-    chat.go_deeper = lambda: ["What is refined where?"]  # type: ignore[method-assign]
+    chat.go_deeper = lambda collection=None: ["What is refined where?"]  # type: ignore[method-assign]
     return chat
 
 

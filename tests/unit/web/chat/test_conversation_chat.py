@@ -17,7 +17,7 @@ def ask(handlers: ChatHandlers, question: str, state: dict, request: gr.Request)
     """Run ``respond`` to the end like the browser would, carrying the states; the last outputs."""
     last: dict = {}
     for outputs in handlers.respond(question, state["transcript"], state["turns"], state["open_id"], 5,
-                                    "extractive", request):
+                                    "extractive", state.get("collection"), request):
         last = read(outputs)
         state.setdefault("shown", []).append(last)
         for name in ("transcript", "turns", "open_id"):
@@ -69,17 +69,17 @@ def test_a_failed_first_question_leaves_no_empty_conversation(handlers, assistan
 def test_a_reload_reopens_the_conversation_only_for_its_owner(handlers) -> None:
     state = empty_state()
     ask(handlers, "Where are rare earths refined?", state, browser("a"))
-    mine = read(handlers.conversations.restore(state["open_id"], browser("a")))
+    mine = read(handlers.conversations.restore(state["open_id"], None, browser("a")))
     assert mine["open_id"] == state["open_id"]
     assert [t["question"] for t in mine["turns"]] == ["Where are rare earths refined?"]
     assert mine["chatbot"]["value"][1]["content"] == state["transcript"][1]["content"]  # rendered like live
     assert "refined in China" in mine["sources"]
     assert mine["suggestions"][1]["value"] == ANSWER.follow_ups[0]
 
-    theirs = read(handlers.conversations.restore(state["open_id"], browser("b")))
+    theirs = read(handlers.conversations.restore(state["open_id"], None, browser("b")))
     assert theirs["open_id"] is None and theirs["listing"]["choices"] == []
     assert "chatbot" not in theirs
-    assert read(handlers.conversations.restore("not-an-id", browser("a")))["open_id"] is None
+    assert read(handlers.conversations.restore("not-an-id", None, browser("a")))["open_id"] is None
 
 
 def test_rename_export_and_delete(handlers, assistant) -> None:
@@ -95,8 +95,8 @@ def test_rename_export_and_delete(handlers, assistant) -> None:
     refused = read(handlers.conversations.rename(cid, "   ", me))
     assert "title" in refused["panel_status"] and "err" in refused["panel_status"]
 
-    assert read(handlers.conversations.delete(cid, browser("b")))["panel_status"].count("No conversation") == 1
-    deleted = read(handlers.conversations.delete(cid, me))
+    assert read(handlers.conversations.delete(cid, None, browser("b")))["panel_status"].count("No conversation") == 1
+    deleted = read(handlers.conversations.delete(cid, None, me))
     assert deleted["open_id"] is None and deleted["chatbot"]["value"] == [] and deleted["listing"]["choices"] == []
     assert assistant.conversations.list("browser:" + "a" * 32) == []
     assert not Path(renamed["export_json"]).exists()
