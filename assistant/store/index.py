@@ -198,7 +198,9 @@ class Index:
         for cid, text, meta, dist in zip(
             res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
         ):
-            if cid in known:  # ignore chunks of an ingest still in flight
+            # Ignore chunks of an ingest still in flight, and chunks it deleted during this
+            # query (their id comes back without text or metadata: a watcher syncing an edit).
+            if cid in known and meta is not None and text is not None:
                 hits.append(ChunkHit(cid, text, dict(meta), 1.0 - float(dist)))
         return hits
 

@@ -262,3 +262,20 @@ def test_the_watch_loop_follows_adds_edits_renames_and_deletes(make_assistant, s
     assert sorted(assistant.index.manifest().documents) == sorted([STORY, EXPLAINER])
     named = " ".join(b.line() for b in batches)
     assert ".hidden" not in named and "note.txt~" not in named
+
+
+def test_a_search_racing_a_sync_skips_chunks_deleted_under_it(synced, monkeypatch):
+    """Chroma returns a chunk deleted during the query without text or metadata; it is left out."""
+    assistant, _ = synced
+    collection = assistant.index.collection
+    real_query = collection.query
+
+    def query_racing_a_delete(**kwargs):
+        res = real_query(**kwargs)
+        res["documents"][0][0] = None
+        res["metadatas"][0][0] = None
+        return res
+
+    monkeypatch.setattr(collection, "query", query_racing_a_delete)
+    hits = assistant.index.dense_search(assistant.index_embeddings.embed_query("rare earth exports"), 5)
+    assert len(hits) == 4 and all(h.text for h in hits)
