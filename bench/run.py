@@ -584,6 +584,21 @@ def bench_conversations(cfg: dict, work: Path, reports: Path) -> dict:
             "scenarios": {name: {k: row[k] for k in keys} for name, row in got["scenarios"].items()}}
 
 
+# ----- 8: folders kept in sync ----------------------------------------------------------------
+def bench_sync(cfg: dict, work: Path, reports: Path) -> dict:
+    """Save-to-answer latency with a watcher, and its idle CPU (``bench/sync.py``, its own report)."""
+    import sync
+
+    mode = "tiny" if cfg.get("in_process") else "full"
+    folder = work / "sync"
+    folder.mkdir(parents=True, exist_ok=True)
+    got = sync.run(dict(sync.MODES[mode], mode=mode), reports, folder)
+    lat, idle = got["latency"], got["idle"]
+    return {"report": "sync.md", "edits": lat["edits"], "search": lat["search"], "answer": lat["answer"],
+            "answers_citing_new_text": lat["answers_citing_new_text"], "idle_files": idle["files"],
+            "idle_watcher_cpu_share": idle["watcher_cpu_share"]}
+
+
 # ----- profile ---------------------------------------------------------------------------------
 def bench_profile(work: Path, backend: str, reports: Path) -> dict:
     """pyinstrument over an ingest of a slice of the corpus: where the time goes."""
@@ -699,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     report["cold_start"] = section("cold_start", bench_cold_start, cfg, work, cfg["backends"], default)
     report["langchain_naive"] = section("langchain", bench_langchain, cfg, work, backend, ingest)
     report["conversation_writes"] = section("conversations", bench_conversations, cfg, work, ns.out)
+    report["sync"] = section("sync", bench_sync, cfg, work, ns.out)
     if mode != "tiny":
         report["profile"] = section("profile", bench_profile, work, backend, ns.out)
     report["meta"]["load_avg_end"] = list(os.getloadavg())
@@ -723,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if problems else 0
 
 
-SECTIONS = ["ingest", "retrieval", "answer", "cold_start", "langchain_naive", "conversation_writes", "profile"]
+SECTIONS = ["ingest", "retrieval", "answer", "cold_start", "langchain_naive", "conversation_writes", "sync", "profile"]
 HEADLINE = ["raw_encode_chunks_per_s", "ingest_chunks_per_s", "ingest_vs_raw_encode_ratio",
             "reingest_unchanged_vs_full_ratio"]
 
