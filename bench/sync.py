@@ -115,7 +115,7 @@ def bench_latency(cfg: dict, work: Path) -> dict:
     try:
         for i in range(cfg["edits"]):
             path = files[(i * 7) % len(files)]
-            name, tonnes = f"Zorblax{i:02d}", 4100 + i
+            name, tonnes = _invented_name(i), 4100 + 37 * i
             with path.open("a", encoding="utf-8") as fh:
                 fh.write(f"\nThe {name} refinery in Lagos produced {tonnes} tonnes of gallium in 2025.\n")
             saved = time.perf_counter()
@@ -127,7 +127,9 @@ def bench_latency(cfg: dict, work: Path) -> dict:
             applied_at, batch = batches.wait(lambda b, p=str(path): p in b.changed, saved)
             rows.append({"doc": path.stem, "search_s": round(search_s, 3), "answer_s": round(answer_s, 3),
                          "answer_cites_new_text": cited, "batch_applied_s": round(applied_at - saved, 3),
-                         "batch_s": batch.seconds, "chunks_embedded": batch.report.chunks_embedded})
+                         "batch_s": batch.seconds, "chunks_embedded": batch.report.chunks_embedded,
+                         **({} if cited else {"answer_text": answer.text[:300], "abstained": answer.abstained,
+                                              "cited": sorted({c.source for c in answer.citations})})})
             log(f"edit {i + 1}: search {search_s:.2f}s, answer {answer_s:.2f}s (cited: {cited}), "
                 f"batch {batch.seconds:.2f}s, {batch.report.chunks_embedded} chunks embedded")
             time.sleep(1.0)
@@ -145,6 +147,14 @@ def bench_latency(cfg: dict, work: Path) -> dict:
         "by_design_s": {"settle": SETTLE_S, "step": STEP_MS / 1000},
         "rows": rows,
     }
+
+
+def _invented_name(i: int) -> str:
+    """A made-up refinery name, one per edit and unlike the others (no shared stem, no number:
+    'Zorblax04' vs 'Zorblax01' read as instances of one series, and answers mixed them up)."""
+    first = ["Quor", "Belm", "Tavr", "Sild", "Warn", "Oxen", "Plym", "Grav", "Hesk", "Durn"]
+    last = ["vane", "istra", "inek", "omar", "ecot", "ubia", "arth", "ollen", "iqua", "epsa"]
+    return first[i % 10] + last[(i * 3 + i // 10) % 10]
 
 
 def _first(found, since: float) -> float:
