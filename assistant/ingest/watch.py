@@ -19,6 +19,7 @@ download) and waits for the next round.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -94,7 +95,7 @@ class WatchFilter:
     def __call__(self, change: Any, path: str) -> bool:
         import watchfiles
 
-        p = Path(path).resolve()
+        p = Path(os.path.abspath(path))  # not resolve(): a symlinked document stays under its folder
         if any(p == e or e in p.parents for e in self.exclude):
             return False
         if p not in self.files:
