@@ -18,6 +18,7 @@ download) and waits for the next round.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -192,6 +193,10 @@ class FolderWatcher:
             return None
         if report.rebuilt:  # another process changed the model or chunking: rebuild from everything
             report = self.catch_up()
+        else:  # `assistant collections` shows when the watched folders were last synced
+            settings = self.assistant.settings
+            with contextlib.suppress(AssistantError):
+                self.assistant.collections.record_sync(settings.collection, [str(r) for r in self.roots], settings)
         batch = SyncBatch([str(p) for p in changed], [str(p) for p in gone], [str(p) for p in waiting], report,
                           round(time.perf_counter() - started, 3))
         self._announce(batch)
