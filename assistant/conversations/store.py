@@ -8,6 +8,14 @@ survives a ``kill -9`` of the server (only the turn being written can be
 lost), and readers never wait for a writer. Write transactions start with
 ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of one
 failing when it tries to upgrade a read.
+
+PostgreSQL (several replicas sharing one database) gets the same guarantees
+from row locks: a writer of a turn locks its conversation's row (``SELECT ...
+FOR UPDATE``) before it reads the next position, so two processes appending to
+one conversation queue there and positions stay unique and gapless; the
+unique constraint on (conversation, position) stays as the backstop. Replicas
+starting together create the tables under an advisory lock, so only one runs
+the ``CREATE TABLE``.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from assistant.conversations import schema
@@ -47,6 +55,8 @@ from assistant.errors import BackendError, ConfigError, InputError
 LOCAL_OWNER = "local"
 _WRITE_RETRIES = 5
 _READ_ONLY = "conversations_read_only"  # execution option of connections that only read
+_SCHEMA_LOCK_KEY = 0x61737374  # pg_advisory_xact_lock key held while creating the tables ("asst")
+_CONNECT_TIMEOUT_S = 10  # a database that does not answer fails start-up in seconds, not minutes
 
 
 def _now() -> str:
@@ -61,6 +71,48 @@ def default_title(question: str) -> str:
     """A new conversation's title: its first question, shortened at a word boundary."""
     words = " ".join(question.split())
     return words if len(words) <= 80 else words[:80].rsplit(" ", 1)[0] + "…"
+
+
+def driver_url(url: str) -> str:
+    """``url`` with psycopg 3 as its PostgreSQL driver when it names none.
+
+    SQLAlchemy reads a bare ``postgresql://`` as psycopg2, which the project does not
+    install (psycopg 3 is in pyproject.toml), and does not know Heroku-style ``postgres://``
+    at all; a URL that names its driver (``postgresql+psycopg2://``) is left alone.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def masked_url(url: str) -> str:
+    """``url`` fit for a log line or an error message: the password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"  # it may hold the password anywhere
+
+
+def _server_engine(url: str) -> Engine:
+    """The engine of a database server (PostgreSQL): connections checked before use, a connect timeout."""
+    parsed = make_url(url)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _create_tables(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        schema.metadata.create_all(engine)
+        return
+    with engine.begin() as conn:
+        # Two replicas starting together would both find no table and both CREATE it; the
+        # second would fail on the catalog's unique index. The lock makes the second wait and
+        # then find the tables there.
+        conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+        schema.metadata.create_all(conn)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -108,12 +160,13 @@ class ConversationStore:
     """Conversations, their turns and the feedback on them.
 
     Args:
-        url: a SQLAlchemy URL (``sqlite:///…/conversations.db`` or ``postgresql+psycopg://…``).
+        url: a SQLAlchemy URL (``sqlite:///…/conversations.db`` or ``postgresql://…``, which
+            is run through psycopg 3: see ``driver_url``).
         max_feedback_chars: the longest comment or correction accepted.
     """
 
     def __init__(self, url: str, max_feedback_chars: int = 4000) -> None:
-        self.url = url
+        self.url = driver_url(url)
         self.max_feedback_chars = max_feedback_chars
         self._engine: Engine | None = None
         self._lock = threading.Lock()
@@ -124,18 +177,43 @@ class ConversationStore:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    engine = _sqlite_engine(self.url) if self.url.startswith("sqlite") else create_engine(
-                        self.url, pool_pre_ping=True
-                    )
                     try:
-                        schema.metadata.create_all(engine)
-                    except OperationalError as exc:
+                        engine = _sqlite_engine(self.url) if self.url.startswith("sqlite") else _server_engine(self.url)
+                    except (ArgumentError, NoSuchModuleError) as exc:
+                        raise ConfigError(
+                            f"ASSISTANT_DATABASE_URL={masked_url(self.url)} is not a database URL this "
+                            f"assistant can open ({exc}); use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB."
+                        ) from exc
+                    try:
+                        _create_tables(engine)
+                    except DBAPIError as exc:
+                        engine.dispose()
+                        reason = " ".join(str(exc.orig).split())
                         raise BackendError(
-                            f"Cannot open the conversations database {make_url(self.url).render_as_string()}: "
-                            f"{exc.orig}. Check ASSISTANT_DATA_DIR / ASSISTANT_DATABASE_URL."
+                            f"Cannot open the conversations database {masked_url(self.url)}: {reason}. "
+                            "Check ASSISTANT_DATA_DIR / ASSISTANT_DATABASE_URL (and that the database server is up)."
                         ) from exc
                     self._engine = engine
         return self._engine
+
+    def check(self) -> None:
+        """Open the database now (creating the tables), so a bad URL or a server that is down
+        stops a server at start-up instead of failing its first conversation.
+
+        Raises:
+            BackendError: the database cannot be reached or written, naming the masked URL.
+            ConfigError: the URL is not one SQLAlchemy can use.
+        """
+        engine = self.engine
+        try:
+            with engine.connect() as conn:
+                conn.execute(select(1))
+        except DBAPIError as exc:
+            reason = " ".join(str(exc.orig).split())
+            raise BackendError(
+                f"Cannot reach the conversations database {masked_url(self.url)}: {reason}. "
+                "Check ASSISTANT_DATABASE_URL and that the database server is up."
+            ) from exc
 
     def _reading(self) -> Any:
         """A connection for reads only: on SQLite it never waits for a writer."""
@@ -210,7 +288,8 @@ class ConversationStore:
         """Delete a conversation with its turns and their feedback."""
         cid = check_id(conversation_id, "conversation_id")
         with self.engine.begin() as conn:
-            self._owned(conn, cid, owner)
+            # Locked (PostgreSQL) so a turn being appended meanwhile finishes first, or finds it gone.
+            self._owned(conn, cid, owner, lock=True)
             turn_ids = select(schema.turns.c.id).where(schema.turns.c.conversation_id == cid)
             # Explicit rather than trusting ON DELETE CASCADE, which SQLite only honours with a pragma.
             conn.execute(delete(schema.feedback).where(schema.feedback.c.turn_id.in_(turn_ids)))
@@ -240,8 +319,9 @@ class ConversationStore:
             try:
                 return self._insert_turn(cid, question, answer, owner, generator, settings or {})
             except IntegrityError:
-                # Another writer took the position between our read and our insert
-                # (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises): read again.
+                # Another writer took the position between our read and our insert. Should not
+                # happen (SQLite's BEGIN IMMEDIATE and PostgreSQL's row lock both serialise
+                # writers), but a writer that bypasses the lock is met by the unique constraint.
                 time.sleep(0.01 * (attempt + 1))
         raise BackendError(f"Could not save the turn into conversation {cid} after {_WRITE_RETRIES} tries; retry.")
 
@@ -251,7 +331,9 @@ class ConversationStore:
         t = schema.turns
         now = _now()
         with self.engine.begin() as conn:
-            row = self._owned(conn, cid, owner)
+            # The conversation's row lock (PostgreSQL; SQLite has one writer at a time anyway)
+            # queues writers into one conversation, so each reads the position the last one wrote.
+            row = self._owned(conn, cid, owner, lock=True)
             position = conn.execute(select(func.coalesce(func.max(t.c.position), -1) + 1).where(
                 t.c.conversation_id == cid
             )).scalar_one()
@@ -313,8 +395,10 @@ class ConversationStore:
         t, c = schema.turns, schema.conversations
         with self.engine.begin() as conn:
             # Checked in the writing transaction: a conversation deleted meanwhile is a 404, not a key error.
+            # FOR SHARE (PostgreSQL): a delete of the conversation waits for this insert, or wins first.
             owned = conn.execute(
                 select(t.c.id).join(c, c.c.id == t.c.conversation_id).where(t.c.id == tid, c.c.owner == owner)
+                .with_for_update(read=True)
             ).first()
             if owned is None:
                 raise not_found("turn", "turn_id", tid)
@@ -358,9 +442,12 @@ class ConversationStore:
 
     # ----- helpers --------------------------------------------------------------
     @staticmethod
-    def _owned(conn: Any, cid: str, owner: str) -> Any:
+    def _owned(conn: Any, cid: str, owner: str, lock: bool = False) -> Any:
+        """The conversation's row if ``owner`` holds it; ``lock``: held until the transaction ends
+        (``FOR UPDATE`` on PostgreSQL; SQLite, which has no row locks, ignores it)."""
         c = schema.conversations
-        row = conn.execute(select(c).where(c.c.id == cid, c.c.owner == owner)).first()
+        query = select(c).where(c.c.id == cid, c.c.owner == owner)
+        row = conn.execute(query.with_for_update() if lock else query).first()
         if row is None:
             raise not_found("conversation", "conversation_id", cid)
         return row
