@@ -57,7 +57,7 @@ def missing_reason() -> str:
             "run `sh scripts/install-system-deps.sh` (Debian package postgresql).")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -144,7 +144,7 @@ def start_postgres(bin_dir: Path | None = None) -> PostgresServer:
     if done.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"initdb failed ({done.returncode}): {done.stdout[-1500:]}{done.stderr[-1500:]}")
-    port = _free_port()
+    port = free_port()
     with open(log_path, "wb") as log:
         if ids is not None:
             os.chown(log_path, *ids)

@@ -24,7 +24,14 @@ from sqlalchemy import text
 from assistant.conversations.store import ConversationStore, driver_url
 from assistant.errors import BackendError
 from tests.conftest import ROOT
-from tests.integration.postgres import PostgresServer, find_postgres_bin, missing_reason, start_postgres
+from tests.integration.postgres import (
+    PostgresServer,
+    find_postgres_bin,
+    free_port,
+    missing_reason,
+    start_postgres,
+)
+from tests.unit.conversations.conftest import answer_dict
 
 # The SQLite suite, re-run here with the PostgreSQL ``store`` fixture below.
 from tests.unit.conversations.test_store import (  # noqa: F401
@@ -43,7 +50,6 @@ from tests.unit.conversations.test_store import (  # noqa: F401
     test_two_threads_writing_into_one_conversation_get_distinct_ordered_positions,
     test_unknown_well_formed_ids_are_not_found,
 )
-from tests.unit.conversations.conftest import answer_dict
 
 pytestmark = pytest.mark.integration
 
@@ -195,9 +201,7 @@ def test_a_bare_postgresql_url_runs_on_psycopg_3(postgres) -> None:
 
 def test_a_server_that_is_down_is_named_with_the_password_masked(postgres) -> None:
     # The port of a server that is not running: a refused connection, at once.
-    from tests.integration.postgres import _free_port
-
-    url = f"postgresql://assistant:s3cret-pw@127.0.0.1:{_free_port()}/conversations"
+    url = f"postgresql://assistant:s3cret-pw@127.0.0.1:{free_port()}/conversations"
     store = ConversationStore(url)
     started = time.monotonic()
     with pytest.raises(BackendError) as err:
