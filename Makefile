@@ -21,9 +21,12 @@ $(STAMP): pyproject.toml
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages: Chromium (browser tests) and WordNet (the judge's antonyms); skipped when present.
+# Debian packages: Chromium (browser tests), WordNet (the judge's antonyms) and PostgreSQL (the
+# shared-database and deployment tests start their own server); skipped when present. Debian keeps
+# the PostgreSQL server binaries out of PATH, in /usr/lib/postgresql/<version>/bin.
 system-deps:
-	@(command -v chromium && test -f /usr/share/wordnet/data.verb) >/dev/null 2>&1 || sh scripts/install-system-deps.sh
+	@(command -v chromium && test -f /usr/share/wordnet/data.verb \
+	  && (command -v initdb || ls /usr/lib/postgresql/*/bin/initdb)) >/dev/null 2>&1 || sh scripts/install-system-deps.sh
 
 index: setup
 	$(BIN)/assistant ingest seeds/
