@@ -179,7 +179,7 @@ class ConversationStore:
                 if self._engine is None:
                     try:
                         engine = _sqlite_engine(self.url) if self.url.startswith("sqlite") else _server_engine(self.url)
-                    except (ArgumentError, NoSuchModuleError) as exc:
+                    except (ArgumentError, NoSuchModuleError, ImportError) as exc:  # ImportError: its driver
                         raise ConfigError(
                             f"ASSISTANT_DATABASE_URL={masked_url(self.url)} is not a database URL this "
                             f"assistant can open ({exc}); use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB."
@@ -188,11 +188,7 @@ class ConversationStore:
                         _create_tables(engine)
                     except DBAPIError as exc:
                         engine.dispose()
-                        reason = " ".join(str(exc.orig).split())
-                        raise BackendError(
-                            f"Cannot open the conversations database {masked_url(self.url)}: {reason}. "
-                            "Check ASSISTANT_DATA_DIR / ASSISTANT_DATABASE_URL (and that the database server is up)."
-                        ) from exc
+                        raise self._unreachable(exc) from exc
                     self._engine = engine
         return self._engine
 
@@ -209,11 +205,15 @@ class ConversationStore:
             with engine.connect() as conn:
                 conn.execute(select(1))
         except DBAPIError as exc:
-            reason = " ".join(str(exc.orig).split())
-            raise BackendError(
-                f"Cannot reach the conversations database {masked_url(self.url)}: {reason}. "
-                "Check ASSISTANT_DATABASE_URL and that the database server is up."
-            ) from exc
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: DBAPIError) -> BackendError:
+        reason = " ".join(str(exc.orig).split())
+        reason += "" if reason.endswith((".", "?", "!")) else "."
+        fix = ("Check ASSISTANT_DATA_DIR (a writable folder) or set ASSISTANT_DATABASE_URL."
+               if self.url.startswith("sqlite") else
+               "Check ASSISTANT_DATABASE_URL (host, port, user, password, database) and that the server is up.")
+        return BackendError(f"Cannot open the conversations database {masked_url(self.url)}: {reason} {fix}")
 
     def _reading(self) -> Any:
         """A connection for reads only: on SQLite it never waits for a writer."""

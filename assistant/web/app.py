@@ -77,6 +77,21 @@ def _mount_chat(app: FastAPI, assistant: Assistant, service: AnswerService) -> F
     )
 
 
+def check_database(assistant: Assistant) -> None:
+    """Open the shared conversations database (ASSISTANT_DATABASE_URL) before serving anyone.
+
+    Replicas behind a load balancer keep conversations there: one that is down or misnamed
+    should stop this replica at start-up (``assistant serve`` exits 2 naming the URL, password
+    masked), not fail every user's first saved conversation while health checks pass.
+    """
+    if assistant.settings.database_url is None:
+        return  # SQLite beside the index: created on first use
+    from assistant.conversations.store import masked_url
+
+    print(f"Opening the conversations database {masked_url(assistant.conversations.url)} ...", flush=True)
+    assistant.conversations.check()
+
+
 def check_bind(host: str, assistant: Assistant) -> None:
     """Refuse a non-loopback address unless an API token protects the server."""
     token = assistant.settings.api_token
@@ -94,6 +109,7 @@ def run_server(host: str = "127.0.0.1", port: int = 7860, assistant: Assistant |
 
     assistant = assistant or Assistant()
     check_bind(host, assistant)
+    check_database(assistant)
     print(f"Loading models for {assistant.settings.index_dir} ...", flush=True)
     assistant.warm_up()
     app = create_app(assistant)

@@ -12,6 +12,7 @@ that is down is named with its password masked.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -210,3 +211,36 @@ def test_a_server_that_is_down_is_named_with_the_password_masked(postgres) -> No
     message = str(err.value)
     assert "s3cret-pw" not in message
     assert "postgresql+psycopg://assistant:***@127.0.0.1" in message and "ASSISTANT_DATABASE_URL" in message
+
+
+def _serve(database_url: str, index_dir: Path) -> subprocess.CompletedProcess:
+    """``assistant serve`` with ASSISTANT_DATABASE_URL, as a replica would be started."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(ASSISTANT_DATABASE_URL=database_url, ASSISTANT_INDEX_DIR=str(index_dir),
+               ASSISTANT_LLM="extractive", HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "assistant.cli", "serve", "--port", str(free_port())],
+                          env=env, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.mark.parametrize("problem", ["server down", "no such database"])
+def test_serve_with_an_unreachable_database_names_it_and_exits_2(postgres, tmp_path, problem) -> None:
+    port = free_port() if problem == "server down" else postgres.port
+    url = f"postgresql://postgres:s3cret-pw@127.0.0.1:{port}/missing_db"
+    started = time.monotonic()
+    done = _serve(url, tmp_path / "index")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert time.monotonic() - started < 20  # before any model loads
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: Cannot open the conversations database "
+                            f"postgresql+psycopg://postgres:***@127.0.0.1:{port}/missing_db: ")
+    assert ("Connection refused" if problem == "server down" else 'database "missing_db" does not exist') in error
+    assert "ASSISTANT_DATABASE_URL" in error and "Traceback" not in done.stderr
+    assert "s3cret-pw" not in done.stdout + done.stderr
+    assert "Loading models" not in done.stdout
+
+
+def test_serve_with_a_url_of_no_known_database_says_what_to_use(tmp_path) -> None:
+    done = _serve("mysql://app:s3cret-pw@db.internal/conversations", tmp_path / "index")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ASSISTANT_DATABASE_URL=mysql://app:***@db.internal/conversations" in done.stderr
+    assert "postgresql://USER:PASSWORD@HOST:PORT/DB" in done.stderr and "s3cret-pw" not in done.stderr
