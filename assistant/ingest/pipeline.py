@@ -22,6 +22,10 @@ time), never a manifest that points at missing chunks.
 
 ``run`` loads everything under its paths; ``apply`` loads only the files a
 folder watcher saw change (``ingest/watch.py``) and shares steps 2-5 with it.
+``ingest/ray_ingest.py`` swaps only where documents are parsed and where
+vectors come from (a Ray cluster) and shares the rest: the lock and lease,
+the stored manifest, orphan removal, the windowed writes, records, checkpoints
+and the publish (``_writing`` and ``_write_embedded``).
 A document renamed or moved keeps its vectors either way: chunks of removed
 documents are read back before they are deleted, and a new chunk with the same
 text reuses the vector instead of being encoded again.
@@ -36,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from assistant.errors import IndexStateError, InputError
 from assistant.ingest.chunking import Chunk, chunk_document
@@ -130,15 +134,7 @@ def plan_ingest(
     Returns:
         The plan; nothing is written.
     """
-    present = {d.id for d in docs}
-    refused_paths = {Path(p).resolve() for p in refused}
-    plan = IngestPlan()
-    for doc_id, entry in manifest.documents.items():
-        entry_path = Path(entry.path).resolve() if entry.path else None
-        if doc_id in present or entry_path is None or entry_path in refused_paths:
-            continue
-        if any(_is_within(entry_path, root) for root in roots) and not entry_path.exists():
-            plan.remove.append(doc_id)
+    plan = IngestPlan(remove=removed_documents(manifest, {d.id for d in docs}, roots, refused))
     for doc in docs:
         existing = manifest.documents.get(doc.id)
         if existing is not None and existing.hash == doc.content_hash:
@@ -146,6 +142,31 @@ def plan_ingest(
         else:
             plan.write.append((doc, chunk_document(doc, chunk_tokens, chunk_overlap)))
     return plan
+
+
+def removed_documents(
+    manifest: Manifest, present: set[str], roots: list[Path], refused: Iterable[str]
+) -> list[str]:
+    """Indexed documents to remove: not ``present``, and their file lay under ``roots`` and is gone.
+
+    A document whose file was refused this time (``refused`` paths) keeps its
+    previous, valid version.
+    """
+    refused_paths = {Path(p).resolve() for p in refused}
+    removed = []
+    for doc_id, entry in manifest.documents.items():
+        entry_path = Path(entry.path).resolve() if entry.path else None
+        if doc_id in present or entry_path is None or entry_path in refused_paths:
+            continue
+        if any(_is_within(entry_path, root) for root in roots) and not entry_path.exists():
+            removed.append(doc_id)
+    return removed
+
+
+class ProgressCounter(Protocol):
+    """What the writer tells of each recorded document (``_Progress``, or a Ray ingest's file counter)."""
+
+    def advance(self, chunks: int, doc_id: str) -> None: ...
 
 
 @dataclass
@@ -245,10 +266,7 @@ class IngestPipeline:
         check_ids: bool = False,
     ) -> None:
         """Steps 2-5, under the lock: plan against the stored manifest, remove, write, publish."""
-        with ingest_lock(self.settings.collection_dir), ingest_lease(self.index) as lease:
-            self._lease = lease
-            manifest = self._stored_manifest(report)
-            self._remove_orphans(manifest)
+        with self._writing(report) as manifest:
             if check_ids:
                 docs = _refuse_taken_ids(manifest, docs, report)
             plan = plan_ingest(manifest, docs, roots, (e["path"] for e in report.errors),
@@ -257,6 +275,22 @@ class IngestPipeline:
             self._remove(manifest, plan.remove, report)
             report.skipped.extend(plan.skip)
             self._write(manifest, plan, report, progress, reusable)
+
+    @contextmanager
+    def _writing(self, report: IngestReport) -> Iterator[Manifest]:
+        """Hold the lock (and server lease) around a write of the manifest it yields, then publish.
+
+        Steps 2 and 5 of every ingest: the stored manifest (reset when the
+        settings changed) with a crashed ingest's orphans dropped, and, when
+        the body returns, one publish (a new generation if anything changed).
+        An exception in the body publishes nothing: the index keeps its last
+        checkpoint, which a re-run resumes from.
+        """
+        with ingest_lock(self.settings.collection_dir), ingest_lease(self.index) as lease:
+            self._lease = lease
+            manifest = self._stored_manifest(report)
+            self._remove_orphans(manifest)
+            yield manifest
             changed = bool(report.added or report.updated or report.removed)
             if changed:
                 manifest.generation += 1
@@ -264,13 +298,10 @@ class IngestPipeline:
             self.index.publish(manifest, changed)
 
     def _load(self, roots: list[Path]) -> tuple[list[Document], IngestReport]:
-        files, _ = iter_source_files(roots)  # raises on missing paths before any write
+        files, listed = iter_source_files(roots)  # raises on missing paths before any write
+        if not files and not listed:
+            raise no_files_error(roots)
         docs, errors = load_documents(roots, self.settings.max_file_bytes)
-        if not files and not errors:
-            raise InputError(
-                f"No supported files ({', '.join(SUPPORTED_SUFFIXES)}) found in {', '.join(map(str, roots))}; "
-                "add documents or pass another folder."
-            )
         return docs, IngestReport(errors=[{"path": p, "reason": r} for p, r in errors])
 
     def _stored_manifest(self, report: IngestReport) -> Manifest:
@@ -315,18 +346,29 @@ class IngestPipeline:
             return {}
         stored = manifest.chunk_ids()
         wanted = {c.embedding_text() for _, chunks in plan.write for c in chunks if c.id not in stored}
-        removed = [cid for doc_id in plan.remove for cid in manifest.documents[doc_id].chunk_ids]
+        by_text = self._removed_chunk_texts(manifest, plan.remove, wanted) if wanted else {}
+        vectors = self.index.stored_vectors(list(by_text.values()))
+        return {text: vectors[cid] for text, cid in by_text.items() if cid in vectors}
+
+    def _removed_chunk_texts(
+        self, manifest: Manifest, doc_ids: list[str], wanted: set[str] | None = None
+    ) -> dict[str, str]:
+        """The chunks of documents ``doc_ids`` by embedding text (those in ``wanted``; all when None).
+
+        Texts and metadata only, a page at a time: vectors are read for the
+        matches alone.
+        """
+        removed = [cid for doc_id in doc_ids for cid in manifest.documents[doc_id].chunk_ids]
         names = {f.name for f in fields(Chunk)}
         by_text: dict[str, str] = {}
-        for i in range(0, len(removed) if wanted else 0, GET_PAGE):
+        for i in range(0, len(removed), GET_PAGE):
             for cid, hit in self.index.get_chunks(removed[i : i + GET_PAGE]).items():
                 # The text the stored vector was computed from, however embedding_text() is defined.
                 meta = {k: v for k, v in hit.metadata.items() if k in names}
                 text = Chunk(id=cid, text=hit.text, **meta).embedding_text()
-                if text in wanted:
+                if wanted is None or text in wanted:
                     by_text.setdefault(text, cid)
-        vectors = self.index.stored_vectors(list(by_text.values()))
-        return {text: vectors[cid] for text, cid in by_text.items() if cid in vectors}
+        return by_text
 
     def _remove(self, manifest: Manifest, doc_ids: list[str], report: IngestReport) -> None:
         for doc_id in doc_ids:
@@ -344,24 +386,46 @@ class IngestPipeline:
         reusable: dict[str, list[float]] | None = None,
     ) -> None:
         """Embed and write the planned documents a window at a time, recording each in the manifest."""
-        planned = plan.write
-        counter = _Progress(plan.total_chunks, progress)
         # Chunk ids are content hashes, so a chunk id already in the manifest has
         # its vector in the store: an edited document re-embeds only what changed.
-        stored = manifest.chunk_ids()
+        embedded = self._embedded(plan.write, manifest.chunk_ids(), reusable or {}, report)
+        self._write_embedded(manifest, embedded, report, _Progress(plan.total_chunks, progress))
+
+    def _embedded(
+        self,
+        planned: list[tuple[Document, list[Chunk]]],
+        stored: set[str],
+        reusable: dict[str, list[float]],
+        report: IngestReport,
+    ) -> Iterator[tuple[Document, list[Chunk], list[list[float]]]]:
+        """Each planned document with its chunks' vectors, encoded a window ahead (``_vectors_ahead``)."""
         ahead: dict[str, list[float]] = {}
+        for n, (doc, chunks) in enumerate(planned):
+            if any(c.id not in ahead for c in chunks):
+                ahead.update(self._vectors_ahead(planned[n:], stored, reusable, report))
+            yield doc, chunks, [ahead.pop(c.id) for c in chunks]
+
+    def _write_embedded(
+        self,
+        manifest: Manifest,
+        embedded: Iterable[tuple[Document, list[Chunk], list[list[float]]]],
+        report: IngestReport,
+        counter: ProgressCounter,
+    ) -> None:
+        """Write documents with their vectors a window at a time, recording each; checkpoint ~1/s.
+
+        ``counter.advance(chunks, doc_id)`` is told of each recorded document.
+        """
         last_save = time.monotonic()
         # Chunks are written to Chroma a window at a time, across documents: one
         # upsert per document (a dozen chunks) cost 4-5 s per 1,000 chunks in
         # per-call overhead, one per 512 chunks ~1 s (bench/reports).
         batch: list[tuple[Document, list[Chunk]]] = []
         vectors: list[list[float]] = []
-        for n, (doc, chunks) in enumerate(planned):
-            if any(c.id not in ahead for c in chunks):
-                ahead.update(self._vectors_ahead(planned[n:], stored, reusable or {}, report))
+        for doc, chunks, doc_vectors in embedded:
             batch.append((doc, chunks))
-            vectors.extend(ahead.pop(c.id) for c in chunks)
-            if len(vectors) < WRITE_BATCH and n + 1 < len(planned):
+            vectors.extend(doc_vectors)
+            if len(vectors) < WRITE_BATCH:
                 continue
             self._write_batch(manifest, batch, vectors, report, counter)
             batch, vectors = [], []
@@ -369,10 +433,12 @@ class IngestPipeline:
             # that much work (its chunks are orphans the next ingest removes).
             # Saving after every document rewrote the whole manifest each time:
             # quadratic in the corpus, ~10% of a fake-encoder ingest (bench/reports).
-            if len(planned) > 1 and time.monotonic() - last_save >= SAVE_EVERY_S:
+            if time.monotonic() - last_save >= SAVE_EVERY_S:
                 self._lease.ensure_held("checkpointing the manifest")
                 self.index.save_manifest(manifest)
                 last_save = time.monotonic()
+        if batch:
+            self._write_batch(manifest, batch, vectors, report, counter)
 
     def _write_batch(
         self,
@@ -380,7 +446,7 @@ class IngestPipeline:
         batch: list[tuple[Document, list[Chunk]]],
         vectors: list[list[float]],
         report: IngestReport,
-        counter: _Progress,
+        counter: ProgressCounter,
     ) -> None:
         # Chunks first, manifest entries after: an entry never points at chunks not yet written.
         self.index.write_chunks([c for _, chunks in batch for c in chunks], vectors)
@@ -468,6 +534,14 @@ def ingest_lock(index_dir: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def no_files_error(roots: list[Path]) -> InputError:
+    """The error for paths that hold no supported file (and no refused one either)."""
+    return InputError(
+        f"No supported files ({', '.join(SUPPORTED_SUFFIXES)}) found in {', '.join(map(str, roots))}; "
+        "add documents or pass another folder."
+    )
 
 
 def _refuse_taken_ids(manifest: Manifest, docs: list[Document], report: IngestReport) -> list[Document]:
