@@ -94,13 +94,36 @@ def masked_url(url: str) -> str:
         return "<unparseable URL>"  # it may hold the password anywhere
 
 
+def unreachable_error(url: str, exc: BaseException) -> BackendError:
+    """The error of a database that cannot be opened or reached: the masked URL, the driver's reason, the fix."""
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    reason += "" if reason.endswith((".", "?", "!")) else "."
+    fix = ("Check ASSISTANT_DATA_DIR (a writable folder) or set ASSISTANT_DATABASE_URL."
+           if url.startswith("sqlite") else
+           "Check ASSISTANT_DATABASE_URL (host, port, user, password, database) and that the server is up.")
+    return BackendError(f"Cannot open the conversations database {masked_url(url)}: {reason} {fix}")
+
+
 def _server_engine(url: str) -> Engine:
-    """The engine of a database server (PostgreSQL): connections checked before use, a connect timeout."""
+    """The engine of a database server (PostgreSQL): connections checked before use, a connect timeout.
+
+    A server that goes away while we run is a ``BackendError`` (HTTP 503 naming it) rather than
+    a driver exception (a 500); the pool's pre-ping reconnects once it is back, no restart needed.
+    """
     parsed = make_url(url)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+    @event.listens_for(engine, "handle_error")
+    def _lost_server(context: Any) -> None:
+        # A failed pre-ping is followed by a fresh connect, whose failure comes back here; a
+        # statement error on a live connection (a constraint, a deadlock) is left as it is.
+        if not context.is_pre_ping and (context.is_disconnect or context.connection is None):
+            raise unreachable_error(url, context.original_exception) from context.original_exception
+
+    return engine
 
 
 def _create_tables(engine: Engine) -> None:
@@ -188,7 +211,10 @@ class ConversationStore:
                         _create_tables(engine)
                     except DBAPIError as exc:
                         engine.dispose()
-                        raise self._unreachable(exc) from exc
+                        raise unreachable_error(self.url, exc) from exc
+                    except BackendError:
+                        engine.dispose()
+                        raise
                     self._engine = engine
         return self._engine
 
@@ -205,15 +231,7 @@ class ConversationStore:
             with engine.connect() as conn:
                 conn.execute(select(1))
         except DBAPIError as exc:
-            raise self._unreachable(exc) from exc
-
-    def _unreachable(self, exc: DBAPIError) -> BackendError:
-        reason = " ".join(str(exc.orig).split())
-        reason += "" if reason.endswith((".", "?", "!")) else "."
-        fix = ("Check ASSISTANT_DATA_DIR (a writable folder) or set ASSISTANT_DATABASE_URL."
-               if self.url.startswith("sqlite") else
-               "Check ASSISTANT_DATABASE_URL (host, port, user, password, database) and that the server is up.")
-        return BackendError(f"Cannot open the conversations database {masked_url(self.url)}: {reason} {fix}")
+            raise unreachable_error(self.url, exc) from exc
 
     def _reading(self) -> Any:
         """A connection for reads only: on SQLite it never waits for a writer."""

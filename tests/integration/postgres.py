@@ -79,14 +79,47 @@ def _server_user() -> tuple[int, int] | None:
 
 @dataclass
 class PostgresServer:
-    """One running server; ``url(db)`` is a SQLAlchemy URL for a database on it."""
+    """One server; ``url(db)`` is a SQLAlchemy URL for a database on it.
+
+    ``pause()`` stops it and keeps its data, ``resume()`` starts it again on the same port: a
+    database server that goes away and comes back, as a client sees it.
+    """
 
     port: int
     root: Path
-    process: subprocess.Popen
-    log_path: Path
     bin_dir: Path
+    env: dict[str, str]
+    as_user: dict
+    process: subprocess.Popen | None = None
     databases: list[str] = field(default_factory=list)
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "server.log"
+
+    def resume(self) -> None:
+        """Start ``postgres`` on the cluster; returns once it accepts connections."""
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.root / "data"), "-h", "127.0.0.1",
+                 "-p", str(self.port), "-k", str(self.root),
+                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                 "-c", "max_connections=100"],
+                env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, **self.as_user,
+            )
+        _wait_ready(self)
+
+    def pause(self) -> None:
+        """Stop the server (fast shutdown), keeping its data."""
+        if self.process is not None and self.process.poll() is None:
+            # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, then exit.
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
         return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
@@ -108,14 +141,8 @@ class PostgresServer:
             return ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, then exit.
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        """Stop the server and remove its folder."""
+        self.pause()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -134,7 +161,7 @@ def start_postgres(bin_dir: Path | None = None) -> PostgresServer:
     if ids is not None:
         os.chown(root, *ids)
         as_user = {"user": ids[0], "group": ids[1], "extra_groups": []}
-    data, log_path = root / "data", root / "server.log"
+    data = root / "data"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C", "HOME": str(root)}
     done = subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
@@ -144,26 +171,16 @@ def start_postgres(bin_dir: Path | None = None) -> PostgresServer:
     if done.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"initdb failed ({done.returncode}): {done.stdout[-1500:]}{done.stderr[-1500:]}")
-    port = free_port()
-    with open(log_path, "wb") as log:
-        if ids is not None:
-            os.chown(log_path, *ids)
-        process = subprocess.Popen(
-            [str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(root),
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=100"],
-            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, **as_user,
-        )
-    server = PostgresServer(port, root, process, log_path, bin_dir)
+    server = PostgresServer(free_port(), root, bin_dir, env, as_user)
     atexit.register(server.stop)  # even if pytest is interrupted before fixture teardown
-    _wait_ready(server)
+    server.resume()
     return server
 
 
 def _wait_ready(server: PostgresServer) -> None:
     import psycopg
 
+    assert server.process is not None
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

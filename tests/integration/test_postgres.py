@@ -244,3 +244,35 @@ def test_serve_with_a_url_of_no_known_database_says_what_to_use(tmp_path) -> Non
     assert done.returncode == 2, done.stdout + done.stderr
     assert "ASSISTANT_DATABASE_URL=mysql://app:***@db.internal/conversations" in done.stderr
     assert "postgresql://USER:PASSWORD@HOST:PORT/DB" in done.stderr and "s3cret-pw" not in done.stderr
+
+
+def test_a_database_that_goes_away_is_a_503_naming_it_and_its_return_needs_no_restart(make_assistant) -> None:
+    from fastapi.testclient import TestClient
+
+    from assistant.web.app import create_app
+
+    own = start_postgres()  # its own server: this test stops it
+    try:
+        url = own.create_database().replace("postgres@", "postgres:s3cret-pw@")
+        assistant = make_assistant(database_url=url)
+        with TestClient(create_app(assistant, with_ui=False)) as client:
+            cid = _ok(client.post("/api/conversations", json={"title": "Before"}), 201)["id"]
+            own.pause()
+            for res in (client.get("/api/conversations"), client.post("/api/conversations", json={}),
+                        client.get(f"/api/conversations/{cid}")):
+                assert res.status_code == 503, res.text
+                body = res.json()
+                assert body["code"] == "backend_unavailable"
+                assert f"postgresql+psycopg://postgres:***@127.0.0.1:{own.port}/" in body["error"]
+                assert "s3cret-pw" not in res.text and "ASSISTANT_DATABASE_URL" in body["error"]
+            own.resume()
+            # The same server process, untouched: its pool reconnects on the next request.
+            assert [c["title"] for c in _ok(client.get("/api/conversations"))] == ["Before"]
+            _ok(client.post("/api/conversations", json={"title": "After"}), 201)
+    finally:
+        own.stop()
+
+
+def _ok(res, status: int = 200):
+    assert res.status_code == status, res.text
+    return res.json()
