@@ -246,7 +246,7 @@ def test_serve_with_a_url_of_no_known_database_says_what_to_use(tmp_path) -> Non
     assert "postgresql://USER:PASSWORD@HOST:PORT/DB" in done.stderr and "s3cret-pw" not in done.stderr
 
 
-def test_a_database_that_goes_away_is_a_503_naming_it_and_its_return_needs_no_restart(make_assistant) -> None:
+def test_a_database_that_goes_away_is_a_503_naming_it_and_its_return_needs_no_restart(make_assistant, seeds_copy) -> None:
     from fastapi.testclient import TestClient
 
     from assistant.web.app import create_app
@@ -255,6 +255,7 @@ def test_a_database_that_goes_away_is_a_503_naming_it_and_its_return_needs_no_re
     try:
         url = own.create_database().replace("postgres@", "postgres:s3cret-pw@")
         assistant = make_assistant(database_url=url)
+        assistant.ingest([seeds_copy])
         with TestClient(create_app(assistant, with_ui=False)) as client:
             cid = _ok(client.post("/api/conversations", json={"title": "Before"}), 201)["id"]
             own.pause()
@@ -265,6 +266,8 @@ def test_a_database_that_goes_away_is_a_503_naming_it_and_its_return_needs_no_re
                 assert body["code"] == "backend_unavailable"
                 assert f"postgresql+psycopg://postgres:***@127.0.0.1:{own.port}/" in body["error"]
                 assert "s3cret-pw" not in res.text and "ASSISTANT_DATABASE_URL" in body["error"]
+            # A question outside any conversation needs no database.
+            assert _ok(client.post("/api/ask", json={"question": "Who restricts rare earth exports?"}))["text"]
             own.resume()
             # The same server process, untouched: its pool reconnects on the next request.
             assert [c["title"] for c in _ok(client.get("/api/conversations"))] == ["Before"]
