@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+import time
 from functools import wraps
+from pathlib import Path
 
 import click
 
 from assistant.errors import AssistantError, ConfigError
 from assistant.settings import GENERATORS
+
+RAY_FROM_SETTINGS = "settings"  # `--ray` given alone: ASSISTANT_RAY_ADDRESS, else a local Ray
+# What `--ray VALUE` accepts as an address: local, auto, ray://HOST:PORT, HOST:PORT.
+_RAY_ADDRESS = re.compile(r"local|auto|[a-z][a-z0-9+.-]*://\S+|[A-Za-z0-9_.-]+:\d{1,5}")
 
 
 def _handle_errors(fn):
@@ -51,21 +58,35 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--collection", "-c", default=None, metavar="NAME",
               help="Collection to ingest into (created when new; default: ASSISTANT_COLLECTION).")
 @click.option("--watch", is_flag=True,
               help="Then keep the index in sync with PATHS (adds, edits, renames, deletions) until Ctrl-C.")
+@click.option("--ray", "ray", is_flag=False, flag_value=RAY_FROM_SETTINGS, default=None, metavar="[ADDRESS]",
+              help="Parse and embed on Ray: the cluster at ADDRESS (ray://HOST:10001, HOST:6379, auto), "
+              "else ASSISTANT_RAY_ADDRESS, else a private local Ray. Same index as without it.")
 @_handle_errors
-def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str | None, watch: bool) -> None:
+def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str | None, watch: bool,
+           ray: str | None) -> None:
     """Index files and folders (.txt, .md, .pdf, .html, .docx); unchanged documents are skipped."""
+    ray, paths = _ray_address_and_paths(ray, paths)
+    if not paths:
+        raise click.UsageError("Missing argument 'PATHS...'.")
+    if ray is not None and watch:
+        raise click.UsageError("--ray and --watch do not combine: run `ingest --ray PATHS` once, then "
+                               "`ingest --watch PATHS` keeps the index in sync in this process.")
     assistant = _assistant(collection=_collection_name(collection))
     if not quiet and not as_json and not assistant.collections.exists(assistant.settings.collection):
         click.echo(f"Creating collection {assistant.settings.collection!r}.", err=True)
     if watch:
         _watch(assistant, paths, as_json)
+        return
+    if ray is not None:
+        report = _ray_ingest(assistant, paths, ray, show_bar=not quiet and not as_json and sys.stderr.isatty())
+        _print_report(assistant, report, as_json, quiet)
         return
     bar = None
     progress = None
@@ -83,6 +104,10 @@ def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str |
     report = assistant.ingest(list(paths), progress=progress)
     if bar is not None:
         bar.close()
+    _print_report(assistant, report, as_json, quiet)
+
+
+def _print_report(assistant, report, as_json: bool, quiet: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -93,6 +118,45 @@ def ingest(paths: tuple[str, ...], as_json: bool, quiet: bool, collection: str |
         click.echo(f"refused: {reason}" if reason.startswith(err["path"]) else f"refused {err['path']}: {reason}", err=True)
     if not quiet:
         click.echo(f"Ingested into {assistant.settings.collection_dir}: {report.summary()}")
+
+
+def _ray_address_and_paths(ray: str | None, paths: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """``--ray``'s address, and the paths: `--ray seeds/` gives the flag no address but a path.
+
+    click hands ``--ray``'s optional value the next word, so a word that is an
+    existing path, or does not read as a Ray address, goes back to the paths.
+    """
+    if ray is None or ray == RAY_FROM_SETTINGS:
+        return ray, paths
+    if Path(ray).exists() or not _RAY_ADDRESS.fullmatch(ray):
+        return RAY_FROM_SETTINGS, (ray, *paths)
+    return ray, paths
+
+
+def _ray_ingest(assistant, paths: tuple[str, ...], ray: str, show_bar: bool):
+    """Ingest on Ray with a bar of files done and chunks per second."""
+    from assistant.ingest.ray_ingest import ingest_with_ray
+
+    bar = None
+    progress = None
+    if show_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="file", desc="ingest on ray", file=sys.stderr)
+        started = time.monotonic()
+
+        def progress(files: int, total: int, chunks: int) -> None:
+            bar.total = total
+            bar.n = files
+            rate = chunks / max(time.monotonic() - started, 1e-9)
+            bar.set_postfix_str(f"{chunks} chunks, {rate:.0f} chunks/s")
+            bar.refresh()
+
+    try:
+        return ingest_with_ray(assistant, list(paths), None if ray == RAY_FROM_SETTINGS else ray, progress)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _watch(assistant, paths, as_json: bool) -> None:

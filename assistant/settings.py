@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         description="Chroma server mode: an ingest's lease on its collection lasts this long unless renewed "
         "(every third of it), so an ingest that died stops blocking others this long after (store/lease.py).",
     )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster `ingest --ray` joins (ray://HOST:10001, or HOST:6379 / auto on a node); "
+        "unset = start a private local Ray on 127.0.0.1 for the ingest. Workers must see the documents' paths.",
+    )
+    ray_workers: int = Field(
+        2, ge=1, le=1024, description="`ingest --ray`: embedding actors (one encoder and one CPU each)."
+    )
     collection: str = Field(
         DEFAULT_COLLECTION,
         description="The collection questions and ingests use: the default one lives in index_dir, "
@@ -175,6 +183,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("ray_address", mode="before")
+    @classmethod
+    def _local_ray_is_unset(cls, value: Any) -> Any:
+        # "local" is what `ingest --ray` alone means: no cluster to join.
+        return None if isinstance(value, str) and value.strip().lower() in ("", "local") else value
 
     @field_validator("collection")
     @classmethod
