@@ -135,7 +135,7 @@ class _Outcomes:
         if len(held) < self._shared[doc_id]:
             return []
         writes, winner = [], None
-        for one in sorted(held, key=lambda r: r["order"]):
+        for one in sorted(self._held.pop(doc_id), key=lambda r: r["order"]):
             writes += self._decide(one, winner)
             if winner is None and one["status"] in (SKIP, WRITE):
                 winner = one["path"]
