@@ -8,7 +8,9 @@ ASSISTANT_DATABASE_URL, with one ASSISTANT_API_TOKEN so that every client
 holding it is the same owner on either replica (the extractive generator:
 this tests where state lives, not the LLM). Ingests are separate
 ``assistant ingest`` processes with their own index folders, as a job next
-to the replicas would be.
+to the replicas would be; the one of the new document runs with ``--ray``
+(a private local Ray: ASSISTANT_RAY_ADDRESS is unset) when this checkout's
+CLI has that option, as a plain ingest otherwise.
 
 What a user behind a load balancer would see: a conversation started on one
 replica continues on the other (the follow-up is read with the first turn as
@@ -19,6 +21,7 @@ and cited by both. The whole module is bounded at four minutes.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -99,11 +102,17 @@ class Deployment:
         )
         return env
 
-    def ingest(self, folder: Path, name: str) -> subprocess.CompletedProcess:
-        """``assistant ingest FOLDER`` in its own process and index folder (a job beside the replicas)."""
-        return subprocess.run([str(ASSISTANT), "ingest", "--quiet", str(folder)], cwd=ROOT,
-                              env=self.env(self.root / f"ingest-{name}"), capture_output=True, text=True,
+    def ingest(self, folder: Path, name: str, ray: bool = False) -> subprocess.CompletedProcess:
+        """``assistant ingest [--ray] --json FOLDER`` in its own process and index folder (a job beside the replicas)."""
+        return subprocess.run([str(ASSISTANT), "ingest", *(["--ray"] if ray else []), "--json", str(folder)],
+                              cwd=ROOT, env=self.env(self.root / f"ingest-{name}"), capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=150)
+
+
+def _cli_has_ray_ingest() -> bool:
+    """Whether ``assistant ingest`` has ``--ray`` (distributed ingest on Ray) in this checkout."""
+    shown = subprocess.run([str(ASSISTANT), "ingest", "--help"], capture_output=True, text=True, timeout=60)
+    return "--ray" in shown.stdout
 
 
 def _ok(res: httpx.Response, status: int = 200) -> dict:
@@ -202,8 +211,9 @@ def test_a_document_ingested_by_a_separate_job_is_listed_and_cited_by_both_repli
     folder = tmp_path / "news"
     folder.mkdir()
     (folder / f"{NEW_DOC}.txt").write_text(NEW_TEXT, encoding="utf-8")
-    done = deployment.ingest(folder, "news")
+    done = deployment.ingest(folder, "news", ray=_cli_has_ray_ingest())
     assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["added"] == [NEW_DOC], done.stdout
 
     for replica in deployment.replicas:
         with replica.client() as client:
