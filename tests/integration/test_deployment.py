@@ -10,7 +10,7 @@ this tests where state lives, not the LLM). Ingests are separate
 ``assistant ingest`` processes with their own index folders, as a job next
 to the replicas would be; the one of the new document runs with ``--ray``
 (a private local Ray: ASSISTANT_RAY_ADDRESS is unset) when this checkout's
-CLI has that option, as a plain ingest otherwise.
+CLI has that option and Ray is installed, as a plain ingest otherwise.
 
 What a user behind a load balancer would see: a conversation started on one
 replica continues on the other (the follow-up is read with the first turn as
@@ -21,6 +21,7 @@ and cited by both. The whole module is bounded at four minutes.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -110,7 +111,9 @@ class Deployment:
 
 
 def _cli_has_ray_ingest() -> bool:
-    """Whether ``assistant ingest`` has ``--ray`` (distributed ingest on Ray) in this checkout."""
+    """Whether ``assistant ingest`` has ``--ray`` (distributed ingest on Ray) here, and Ray is installed."""
+    if importlib.util.find_spec("ray") is None:
+        return False
     shown = subprocess.run([str(ASSISTANT), "ingest", "--help"], capture_output=True, text=True, timeout=60)
     return "--ray" in shown.stdout
 
