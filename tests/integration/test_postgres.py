@@ -6,8 +6,9 @@ fixture, a store on a fresh database of a real server (tests/integration/
 postgres.py). On top of it, what only a database server shared by several
 processes can show: two processes appending to one conversation at once get
 unique, gapless positions, replicas starting together on an empty database
-both come up, a bare ``postgresql://`` URL runs on psycopg 3, and a server
-that is down is named with its password masked.
+all come up, a bare ``postgresql://`` URL runs on psycopg 3, a server that is
+down is named with its password masked (``assistant serve`` exits 2 before
+loading any model), and one that goes away mid-run is a 503 until it is back.
 """
 
 from __future__ import annotations
