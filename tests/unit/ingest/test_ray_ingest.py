@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +25,7 @@ from assistant.ingest.ray_runtime import EMBED_BATCH, PARSE_BATCH
 from assistant.ingest.ray_stages import SKIP, WRITE, file_rows, parse_files
 from tests.conftest import EXPLAINER, ROOT, STORY
 from tests.fakes import HashingEmbeddings
+from tests.index_state import assert_same_index
 from tests.reliability.corpus import make_corpus
 
 
@@ -62,25 +62,6 @@ class InProcessRay:
 
 def _ray(assistant, runner: InProcessRay | None = None, encoder=HashingEmbeddings) -> RayIngestPipeline:
     return RayIngestPipeline(assistant.index, make_encoder=encoder, run_batches=runner or InProcessRay())
-
-
-def index_state(assistant) -> tuple[dict[str, Any], dict[str, dict]]:
-    """Every stored chunk (id -> text, metadata, vector) and every manifest entry (as a dict)."""
-    got = assistant.index.collection.get(include=["documents", "metadatas", "embeddings"])
-    chunks = {cid: (text, meta, np.asarray(vec)) for cid, text, meta, vec in
-              zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)}
-    manifest = assistant.index.load_stored_manifest()
-    return chunks, {doc_id: vars(entry) for doc_id, entry in manifest.documents.items()}
-
-
-def assert_same_index(one, other) -> None:
-    chunks, entries = index_state(one)
-    other_chunks, other_entries = index_state(other)
-    assert sorted(chunks) == sorted(other_chunks)
-    for cid, (text, meta, vec) in chunks.items():
-        assert other_chunks[cid][:2] == (text, meta)
-        assert np.abs(other_chunks[cid][2] - vec).max() < 1e-5
-    assert entries == other_entries
 
 
 def _report(report) -> dict:
