@@ -147,7 +147,7 @@ def test_upload_refuses_by_name_and_a_poisoned_document_stays_inert(chat, server
     poisoned.write_text(POISONED, encoding="utf-8")
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"\x00\x01\x02 not text")
-    page.locator("#upload-panel").get_by_text("Add documents").click()
+    page.locator("#upload-panel").get_by_text("Documents", exact=True).click()
     page.locator("#upload input[type=file]").set_input_files([str(poisoned), str(binary)])
     page.wait_for_function("(document.querySelector('#upload') || {}).innerText.includes('binary')")
     page.locator("#upload-btn").click()

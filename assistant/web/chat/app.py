@@ -94,7 +94,9 @@ def _wire_collections(ui: ChatLayout, handlers: ChatHandlers, quick: dict[str, A
     """The collection bar and the documents panel."""
     bar, docs = ui.bar, ui.docs
     collections, documents = handlers.collections, handlers.documents
-    bar.collection.input(collections.switch, bar.collection, **quick)  # .input: a user's pick, not our updates
+    # .select, not .input: both fire on a user's pick only (opening a conversation sets the value too),
+    # but Gradio 6's dropdown sends .input twice per pick, which would run the switch twice.
+    bar.collection.select(collections.switch, bar.collection, **quick)
     bar.create.click(collections.create, [bar.new_name, bar.collection], **quick)
     bar.new_name.submit(collections.create, [bar.new_name, bar.collection], **quick)
     # A document's text may change (re-index, upload, delete): the viewer reads it again after each.

@@ -18,7 +18,7 @@ from assistant.errors import AssistantError
 from assistant.web.chat.conversations import ConversationHandlers
 from assistant.web.chat.library import showing
 from assistant.web.chat.render import render_notice
-from assistant.web.chat.view import View
+from assistant.web.chat.view import KEEP, View
 
 
 class CollectionHandlers:
@@ -39,8 +39,9 @@ class CollectionHandlers:
         shown = fields["collection"]["value"]
         if name and shown != name:
             message, kind = f"There is no collection \u201c{name}\u201d any more; showing \u201c{shown}\u201d.", "warn"
-        return replace(self.conversations.closed(collection=shown), collection_status=render_notice(message, kind),
-                       **fields)
+        # The question box is kept: a question typed before picking the right collection is not lost.
+        return replace(self.conversations.closed(collection=shown), question=KEEP,
+                       collection_status=render_notice(message, kind), **fields)
 
     def switch(self, name: str | None) -> tuple[Any, ...]:
         """The user picked collection ``name``: a new chat over it, its documents and questions."""

@@ -147,8 +147,8 @@ def collection_bar(choices: list[tuple[str, str]], value: str) -> CollectionBar:
     """The selector and the create box, in one row; call inside a ``gr.Blocks`` context."""
     with gr.Row(equal_height=True, elem_id="collection-row"):
         collection = gr.Dropdown(
-            choices=choices, value=value, label="Collection", info="Questions, uploads and documents use this one.",
-            filterable=False, scale=3, min_width=200, elem_id="collection",
+            choices=choices, value=value, label="Collection", filterable=False, scale=3, min_width=200,
+            elem_id="collection",
         )
         new_name = gr.Textbox(label="New collection", placeholder="e.g. contracts", max_lines=1, scale=2,
                               min_width=150, elem_id="new-collection")

@@ -92,6 +92,7 @@ def test_switching_starts_a_new_chat_with_that_collections_documents(chat: ChatH
     assert switched["document_pick"]["choices"] == [("Zinc in Chile (chile)", "chile")]
     assert "chile" in switched["collection_status"] and "new conversation" in switched["collection_status"]
     assert "Sources appear here" in switched["sources"]
+    assert "question" not in switched  # a question typed before picking the collection stays in the box
 
     missing = read(chat.collections.switch("atlantis"))
     assert missing["collection"]["value"] == "assistant" and "warn" in missing["collection_status"]
