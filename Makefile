@@ -47,6 +47,8 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/collections_latency.py
+	$(BIN)/python bench/ray_scaling.py
+	$(BIN)/python bench/embeddings_server.py
 
 bench-quick: setup
 	$(BIN)/python bench/run.py --quick
