@@ -210,17 +210,16 @@ class EmbedChunks:
 class IndexEncoderFactory:
     """Builds the chunk index's encoder on a worker, from the settings that choose it.
 
-    Only the settings travel (secrets unrelated to encoding removed), not an
-    encoder: each actor loads its own model once.
+    Only the settings travel (secrets unrelated to encoding removed; an
+    embeddings server's key stays), not an encoder: each actor loads its own
+    model once.
     """
 
     settings: Any
 
     def __call__(self) -> Any:
-        from assistant.models import embeddings
+        # The in-process encoder of settings.index_backend, or a client of the embeddings
+        # server(s) ASSISTANT_EMBEDDINGS_URL names: each actor then sends its batches there.
+        from assistant.models.embeddings import get_index_embeddings
 
-        build = getattr(embeddings, "get_index_embeddings", None)  # knows ASSISTANT_EMBEDDINGS_URL
-        if build is not None:
-            return build(self.settings)
-        backend = self.settings.index_backend
-        return embeddings.get_embeddings(self.settings.model_copy(update={"embedding_backend": backend}))
+        return get_index_embeddings(self.settings)

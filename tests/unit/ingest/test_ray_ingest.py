@@ -244,3 +244,18 @@ def test_importing_the_package_does_not_import_ray():
     code = "import sys, assistant, assistant.cli, assistant.ingest.ray_ingest; print('ray' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_workers_build_the_index_encoder_the_settings_name_and_get_no_unrelated_secrets(make_assistant):
+    from assistant.ingest.ray_stages import IndexEncoderFactory
+
+    assistant = make_assistant(openai_api_key="sk-secret", api_token="tok", embeddings_url="http://127.0.0.1:9/v1",
+                               embeddings_api_key="emb-key")
+    factory = RayIngestPipeline(assistant.index).make_encoder
+    assert isinstance(factory, IndexEncoderFactory)
+    shipped = factory.settings
+    assert shipped.openai_api_key is None and shipped.api_token is None
+    assert shipped.embeddings_api_key.get_secret_value() == "emb-key"  # the actors call the server with it
+    assert type(factory()).__name__ == "RemoteEmbeddings"  # nothing connects until it encodes
+    local = IndexEncoderFactory(assistant.settings.model_copy(update={"embeddings_url": None}))()
+    assert local.model_name.startswith("multilingual-e5-small")
