@@ -168,6 +168,14 @@ def _answering_passages(chunks, evidence: list[Span]) -> list[str]:
     return [c.page_content for c in chunks if c.metadata.get("id") in used] or [s.text for s in evidence]
 
 
+def _lead_up(chunks, span: Span) -> str:
+    """The span's title and its passage up to its end: where a name it refers back to is."""
+    for chunk in chunks:
+        if chunk.metadata.get("id") == span.chunk_id:
+            return f"{span.title}\n{chunk.page_content[: span.end - int(chunk.metadata.get('start', 0))]}"
+    return f"{span.title}\n{span.text}"
+
+
 def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
                 threshold: float, kind_suffices: bool = True) -> tuple[list[Span], float]:
     """(evidence, its question match), with a lower-ranked sentence leading when only it matches.
@@ -266,8 +274,9 @@ def check_coverage(
             return Abstention(True, "no_answering_sentence", NOT_COVERED, context_span=0)
     # A figure only counts when its sentence is about the question's subject:
     # "exports jumped 60.3%" does not answer "what were the quota figures?".
-    on_topic = [s.text for s in evidence[:3] if s.overlap >= 0.5]
-    if asks_for_figure(question) and not gives_figure(on_topic, question):
+    on_topic = [s for s in evidence[:3] if s.overlap >= 0.5]
+    lead_ups = [_lead_up(chunks, s) for s in on_topic]
+    if asks_for_figure(question) and not gives_figure([s.text for s in on_topic], question, lead_ups):
         return Abstention(True, "figure_missing", "The documents do not give that figure.", context_span=0)
     if embeddings is not None and role_missing(question, [s.text for s in evidence[:3]], embeddings):
         return Abstention(True, "not_mentioned", NOT_COVERED)

@@ -206,22 +206,26 @@ def when_words(text: str) -> set[str]:
     return {w.lower()[:3] if not w.isdigit() else w for w in _WHEN_WORDS.findall(text)}
 
 
-def gives_figure(texts: list[str], question: str = "") -> bool:
+def gives_figure(texts: list[str], question: str = "", lead_ups: list[str] | None = None) -> bool:
     """Whether a text states the kind of figure asked, for the period and names it asks about.
 
     "7,742 tonnes in June" does not answer "how many tonnes in May 2025?",
     nor "how much ore does India mine?" (no India), nor "what tariff rate?"
-    (tonnes are not a rate).
+    (tonnes are not a rate). A name may be in the text's lead-up (``lead_ups[i]``:
+    its title and the passage up to it): news names a thing once, then says
+    "the plant" ("The plant can process 4,800 tonnes" after "The Zorblax refinery ...").
     """
     from assistant.text.quantities import find_amounts
 
     wanted = when_words(question)
     names = [set(content_words(n)) for n in question_entities(question)]
     kind = "percent" if _PERCENT_WORDS.search(question) else "money" if _MONEY_WORDS.search(question) else None
-    for text in texts:
+    for i, text in enumerate(texts):
         if not has_quantity(text) or not wanted <= when_words(text):
             continue
         words = set(content_words(text))
+        if lead_ups is not None:
+            words |= set(content_words(lead_ups[i]))
         if names and not any(n <= words for n in names):
             continue
         if kind and not any(a.kind == kind for a in find_amounts(text)):

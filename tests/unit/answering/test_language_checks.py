@@ -442,3 +442,15 @@ def test_an_acronym_is_spelled_out_by_words_that_name_something_not_by_any_initi
     assert mentioned("DOJ", ["The Department of Justice sued."])
     assert not mentioned("WTO", ["Prices rose while the other metals fell."])
     assert not mentioned("IMF", ["Japan put in money for the mine."])
+
+
+def test_a_figure_counts_when_the_name_is_in_its_lead_up():
+    """News names a thing once, then says "the plant": the name is in the passage before the figure."""
+    from assistant.answering.evidence_coverage import gives_figure
+
+    question = "How many tonnes of concentrate can the Zorblax refinery process a year?"
+    figure = "The plant can process 4,800 tonnes of concentrate a year, its operator said."
+    lead_up = "Zorblax refinery starts\nThe Zorblax refinery near Walvis Bay opened in March. " + figure
+    assert not gives_figure([figure], question)
+    assert gives_figure([figure], question, [lead_up])
+    assert not gives_figure([figure], question, ["Another refinery\nThe Tsumeb smelter opened. " + figure])
