@@ -149,7 +149,7 @@ def _ray_ingest(assistant, paths: tuple[str, ...], ray: str, show_bar: bool):
             bar.total = total
             bar.n = files
             rate = chunks / max(time.monotonic() - started, 1e-9)
-            bar.set_postfix_str(f"{chunks} chunks, {rate:.0f} chunks/s")
+            bar.set_postfix_str(f"{chunks} chunks, {rate:.1f} chunks/s")
             bar.refresh()
 
     try:

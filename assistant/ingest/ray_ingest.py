@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from assistant.assistant import Assistant
     from assistant.store.index import Index
 
-#: Called as ``progress(files_done, files_total, chunks_written)``.
+#: Called as ``progress(files_done, files_total, chunks)``: files back from the cluster, their chunks.
 FileProgressCallback = Callable[[int, int, int], None]
 #: Runs the Ray stages over the file rows and yields column batches (``ray_runtime.embedded_batches``
 #: by default; a test passes one that runs them in-process).
@@ -77,19 +77,23 @@ _SECRETS_WORKERS_NEED_NOT = ("openai_api_key", "api_token", "chroma_token", "dat
 
 @dataclass
 class _FileProgress:
-    """Files finished (written, skipped or refused) and chunks written, told to the callback."""
+    """Files back from the cluster (embedded, skipped or refused) and their chunks, told to the callback.
+
+    Counted as they arrive rather than as they are written: the writer holds
+    a window of 512 chunks, which on a slow encoder is a minute of silence.
+    """
 
     total: int
     callback: FileProgressCallback | None
     files: int = 0
     chunks: int = 0
 
-    def advance(self, chunks: int, doc_id: str) -> None:  # a written document (ProgressCounter)
-        self.chunks += chunks
-        self.file_done()
+    def advance(self, chunks: int, doc_id: str) -> None:
+        """The writer's ``ProgressCounter`` call: already counted when the document arrived."""
 
-    def file_done(self) -> None:
+    def file_done(self, chunks: int = 0) -> None:
         self.files += 1
+        self.chunks += chunks
         if self.callback:
             self.callback(self.files, self.total, self.chunks)
 
@@ -206,7 +210,7 @@ class RayIngestPipeline(IngestPipeline):
 
         Args:
             paths: files and folders, as for ``IngestPipeline.run``.
-            progress: called as ``progress(files_done, files_total, chunks_written)``.
+            progress: called as ``progress(files_done, files_total, chunks)`` as files come back.
 
         Returns:
             The report a single-process ingest of ``paths`` returns (lists in file order).
@@ -239,7 +243,7 @@ class RayIngestPipeline(IngestPipeline):
                 {doc_id: entry.chunk_ids for doc_id, entry in manifest.documents.items() if entry.hash},
             )
             # closing: a failure while writing shuts the local Ray down now, not when collected.
-            with closing(self._batches(rows, frozenset(reused))) as batches:
+            with closing(self._batches(rows, frozenset(reused), _mean_size(files))) as batches:
                 documents = self._documents(batches, manifest, reused, outcomes, report, counter)
                 self._write_embedded(manifest, documents, report, counter)
             if not outcomes.settled():  # every row comes back exactly once, so never; but never silently
@@ -250,7 +254,12 @@ class RayIngestPipeline(IngestPipeline):
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _batches(self, rows: list[dict[str, Any]], reused: frozenset[str]) -> Generator[dict[str, Any], None, None]:
+    def _batches(
+        self, rows: list[dict[str, Any]], reused: frozenset[str], mean_file_bytes: float
+    ) -> Generator[dict[str, Any], None, None]:
+        from assistant.ingest.ray_runtime import documents_per_batch
+
+        embed_batch = documents_per_batch(mean_file_bytes, self.settings.chunk_tokens)
         kwargs = {
             "max_bytes": self.settings.max_file_bytes,
             "chunk_tokens": self.settings.chunk_tokens,
@@ -259,12 +268,14 @@ class RayIngestPipeline(IngestPipeline):
             "reused_texts": reused,
         }
         if self._run_batches is not None:
-            yield from self._run_batches(rows, parse_files, kwargs, EmbedChunks, self.make_encoder, self.workers)
+            yield from self._run_batches(rows, parse_files, kwargs, EmbedChunks, self.make_encoder, self.workers,
+                                         embed_batch)
             return
         from assistant.ingest.ray_runtime import embedded_batches, ray_cluster
 
         with ray_cluster(self.address, self.workers):
-            yield from embedded_batches(rows, parse_files, kwargs, EmbedChunks, self.make_encoder, self.workers)
+            yield from embedded_batches(rows, parse_files, kwargs, EmbedChunks, self.make_encoder, self.workers,
+                                        embed_batch)
 
     def _documents(
         self,
@@ -292,6 +303,7 @@ class RayIngestPipeline(IngestPipeline):
                     encoded = pickle.loads(kept["vectors"]) if len(kept["vectors"]) else []
                     writes.append((parsed, {n: [float(x) for x in v] for n, v in zip(parsed.encode, encoded, strict=True)}))
                     report.chunks_embedded += int(kept["embedded"])
+                    counter.file_done(len(parsed.chunks))
             for _ in range(outcomes.finished - finished):
                 counter.file_done()
             self._fill_from_store(writes, manifest, reused, report)
@@ -332,6 +344,17 @@ class RayIngestPipeline(IngestPipeline):
             report.chunks_embedded += len(lost)
 
 
+def _mean_size(files: list[Path]) -> float:
+    """Mean size in bytes of ``files`` (those that can be read now; 0 when none)."""
+    sizes = []
+    for path in files:
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError:
+            continue
+    return sum(sizes) / len(sizes) if sizes else 0.0
+
+
 def _rows(batch: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The rows of a column batch, with plain Python values."""
     names = list(batch)
@@ -364,7 +387,7 @@ def ingest_with_ray(
         assistant: whose index (and collection) to write.
         paths: files and folders.
         address: the Ray cluster; None = ``ASSISTANT_RAY_ADDRESS``, unset = a private local Ray.
-        progress: called as ``progress(files_done, files_total, chunks_written)``.
+        progress: called as ``progress(files_done, files_total, chunks)`` as files come back.
     """
     from assistant.settings import DEFAULT_COLLECTION
     from assistant.store.collections import SHAPING

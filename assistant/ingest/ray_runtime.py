@@ -26,7 +26,7 @@ from assistant.errors import AssistantError, BackendError, ConfigError
 #: ``--ray`` given without an address: start a private Ray on this machine.
 LOCAL = "local"
 PARSE_BATCH = 8  # files per parse task
-EMBED_BATCH = 32  # documents per embedding call (a few hundred chunks, across documents)
+EMBED_CHUNKS = 64  # chunks per embedding call, roughly: one e5 batch (two ONNX ones), across documents
 MAX_BLOCKS = 2000  # input blocks; more files share a block
 PARSE_CPUS = 0.5
 EMBED_CPUS = 1.0
@@ -37,6 +37,18 @@ _QUIET = (  # INFO and notices that would drown the progress bar; errors still s
     "ray.data._internal.execution.streaming_executor",
     "ray._private.worker",
 )
+
+
+def documents_per_batch(mean_file_bytes: float, chunk_tokens: int) -> int:
+    """Documents per embedding call for about ``EMBED_CHUNKS`` chunks, from the files' mean size.
+
+    Why not a fixed count: 32 explainers of a dozen chunks made one call a
+    minute of encoding on a slow core, so two actors got one batch each and
+    the progress bar sat still; 32 one-chunk notes made calls too small to
+    batch well. ~4 bytes of text per token.
+    """
+    chunks_per_document = max(1.0, mean_file_bytes / (4 * chunk_tokens))
+    return max(1, min(256, round(EMBED_CHUNKS / chunks_per_document)))
 
 
 def local_cpus(workers: int) -> int:
@@ -105,8 +117,11 @@ def embedded_batches(
     embed_class: type,
     make_encoder: Callable[[], Any],
     workers: int,
+    embed_batch: int,
 ) -> Iterator[dict[str, Any]]:
     """Run ``parse`` in Ray tasks and ``embed_class`` in a pool of ``workers`` actors over ``rows``.
+
+    ``embed_batch`` documents go to each embedding call (``documents_per_batch``).
 
     Yields the embedding stage's column batches as they finish (not in
     ``rows`` order). Must run inside ``ray_cluster``.
@@ -132,7 +147,7 @@ def embedded_batches(
             ray.data.from_items(rows, override_num_blocks=blocks)
             .map_batches(parse, batch_size=PARSE_BATCH, batch_format="numpy", fn_kwargs=parse_kwargs,
                          num_cpus=PARSE_CPUS, max_retries=RETRIES)
-            .map_batches(embed_class, batch_size=EMBED_BATCH, batch_format="numpy",
+            .map_batches(embed_class, batch_size=embed_batch, batch_format="numpy",
                          fn_constructor_args=(make_encoder,),
                          compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=EMBED_CPUS,
                          max_restarts=RETRIES, max_task_retries=RETRIES)

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from assistant.errors import ConfigError, InputError
 from assistant.ingest.pipeline import IngestPipeline
 from assistant.ingest.ray_ingest import RayIngestPipeline
-from assistant.ingest.ray_runtime import EMBED_BATCH, PARSE_BATCH
+from assistant.ingest.ray_runtime import PARSE_BATCH, documents_per_batch
 from assistant.ingest.ray_stages import SKIP, WRITE, file_rows, parse_files
 from tests.conftest import EXPLAINER, ROOT, STORY
 from tests.fakes import HashingEmbeddings
@@ -31,18 +31,20 @@ from tests.reliability.corpus import make_corpus
 
 class InProcessRay:
     """Runs the stages as Ray would: parse tasks of ``PARSE_BATCH`` files, then embedding
-    calls of ``EMBED_BATCH`` documents, finishing in a shuffled order, as numpy columns.
+    calls of ``embed_batch`` documents, finishing in a shuffled order, as numpy columns.
 
-    ``fail_after`` raises after that many batches were handed out (a crash mid-ingest).
+    ``fail_after`` raises after that many batches were handed out (a crash mid-ingest);
+    ``batch`` overrides the documents per embedding call.
     """
 
-    def __init__(self, seed: int = 0, fail_after: int | None = None) -> None:
+    def __init__(self, seed: int = 0, fail_after: int | None = None, batch: int | None = None) -> None:
         self.rng = random.Random(seed)
         self.fail_after = fail_after
+        self.batch = batch
         self.parsed_files = 0  # files the parse stage parsed and chunked (not skipped)
         self.encoded = 0
 
-    def __call__(self, rows, parse, parse_kwargs, embed_class, make_encoder, workers):
+    def __call__(self, rows, parse, parse_kwargs, embed_class, make_encoder, workers, embed_batch):
         outputs = []
         for i in range(0, len(rows), PARSE_BATCH):
             part = rows[i : i + PARSE_BATCH]
@@ -51,10 +53,11 @@ class InProcessRay:
             outputs.extend({k: v[n] for k, v in out.items()} for n in range(len(out["order"])))
         self.rng.shuffle(outputs)
         embed = embed_class(make_encoder)
-        for n, i in enumerate(range(0, len(outputs), EMBED_BATCH)):
+        embed_batch = self.batch or embed_batch
+        for n, i in enumerate(range(0, len(outputs), embed_batch)):
             if self.fail_after is not None and n >= self.fail_after:
                 raise RuntimeError("driver killed")
-            part = outputs[i : i + EMBED_BATCH]
+            part = outputs[i : i + embed_batch]
             batch = embed({k: np.array([r[k] for r in part], dtype=object) for k in part[0]})
             self.encoded += sum(batch["embedded"])
             yield {k: np.array(v, dtype=object) for k, v in batch.items()}
@@ -145,7 +148,7 @@ def test_a_run_that_dies_mid_ingest_is_resumed_without_duplicates(make_assistant
     monkeypatch.setattr("assistant.ingest.pipeline.WRITE_BATCH", 8)
     assistant = make_assistant()
     with pytest.raises(RuntimeError, match="driver killed"):
-        _ray(assistant, InProcessRay(seed=5, fail_after=1)).run([corpus])
+        _ray(assistant, InProcessRay(seed=5, fail_after=2, batch=4)).run([corpus])
     recorded = assistant.index.load_stored_manifest()
     assert recorded is not None and 0 < len(recorded.documents) < 42  # a checkpoint, not the whole run
     report = _ray(assistant, InProcessRay(seed=6)).run([corpus])
@@ -259,3 +262,20 @@ def test_workers_build_the_index_encoder_the_settings_name_and_get_no_unrelated_
     assert type(factory()).__name__ == "RemoteEmbeddings"  # nothing connects until it encodes
     local = IndexEncoderFactory(assistant.settings.model_copy(update={"embeddings_url": None}))()
     assert local.model_name.startswith("multilingual-e5-small")
+
+
+def test_progress_counts_every_file_and_chunk_as_they_come_back(make_assistant, corpus):
+    assistant = make_assistant()
+    calls: list[tuple[int, int, int]] = []
+    report = _ray(assistant).run([corpus], progress=lambda *a: calls.append(a))
+    assert [c[0] for c in calls] == list(range(1, 43)) and {c[1] for c in calls} == {42}
+    assert calls[-1][2] == report.chunks_added
+    calls.clear()
+    _ray(assistant).run([corpus], progress=lambda *a: calls.append(a))  # all skipped: files still counted
+    assert calls[-1] == (42, 42, 0)
+
+
+def test_an_embedding_call_gets_about_64_chunks_of_documents():
+    assert 60 <= documents_per_batch(650.0, 160) <= 64  # one-chunk notes
+    assert 4 <= documents_per_batch(7_500.0, 160) <= 6  # explainers of a dozen chunks
+    assert documents_per_batch(5_000_000.0, 160) == 1 and documents_per_batch(0.0, 160) == 64
