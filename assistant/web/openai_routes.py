@@ -2,7 +2,9 @@
 
 ``GET /v1/models`` and ``POST /v1/chat/completions`` (streaming and not). A
 model is a collection: ``/v1/models`` lists one per collection (``assistant``
-is the default one), so an OpenAI client picks a corpus by model name. The
+is the default one), so an OpenAI client picks a corpus by model name; any
+other model name (a client's default) gets the server's own collection, and
+the completion's ``model`` says which collection answered. The
 last user message is the question and earlier turns are the history, exactly
 as ``Assistant.stream`` takes them. The answer text keeps its ``[n]`` markers
 and ends with a "Sources:" list a plain chat client can show; the same
@@ -37,10 +39,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer import Answer, Citation, final_answer
-from assistant.errors import InputError
+from assistant.errors import AssistantError, InputError
 from assistant.web.auth import bearer_matches
 from assistant.web.error_responses import describe_error
-from assistant.web.service import AnswerEvent, FieldError, shared_service
+from assistant.web.service import AnswerEvent, shared_service
 
 CREATED = 1_735_689_600  # fixed: the model list should not change between calls
 
@@ -189,9 +191,18 @@ def list_models(request: Request) -> Any:
     }
 
 
-def _collection_of(model: str | None) -> str | None:
-    """The collection a ``model`` names (``assistant`` is the default collection); none given: the server's own."""
-    return model or None
+def _collection_of(model: str | None, request: Request) -> str:
+    """The collection a ``model`` names; any other model (a client's default such as ``gpt-4o``,
+    or none): the server's own, so a client that cannot pick a model still gets answers.
+    The completion's ``model`` says which collection answered."""
+    root = request.app.state.assistant
+    if model and model != root.settings.collection:
+        try:
+            if root.collections.exists(model):
+                return model
+        except AssistantError:  # not a valid collection name: a client's model name
+            pass
+    return root.settings.collection
 
 
 @router.post("/chat/completions")
@@ -204,8 +215,9 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
     try:
         question, history = _question_and_history(req.messages)
         # Opened before responding: bad input, index and busy errors become a plain 4xx/503.
-        events = service.open_stream(question, k=req.k, history=history, collection=_collection_of(req.model))
-        completion = _Completion(req.model or request.app.state.assistant.settings.collection, question)
+        collection = _collection_of(req.model, request)
+        events = service.open_stream(question, k=req.k, history=history, collection=collection)
+        completion = _Completion(collection, question)
         if req.stream:
             return StreamingResponse(
                 _sse(completion.chunks(events)),
@@ -213,11 +225,6 @@ def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         return completion.message(final_answer(events))
-    except FieldError as exc:
-        if exc.field != "collection":
-            return _failure(exc)
-        return _error(f"Unknown model {req.model!r}: a model is a collection (GET /v1/models lists them). {exc}",
-                      exc.status_code, param="model", code="model_not_found")
     except Exception as exc:
         return _failure(exc)
 
