@@ -67,16 +67,18 @@ def test_stdio_client_lists_and_calls_both_tools(env):
         asked = await session.call_tool("ask", {"question": QUESTION})
         searched = await session.call_tool("search", {"query": "smuggling of rare earths", "k": 3})
         refused = await session.call_tool("ask", {"question": "   "})
-        return tools, asked, searched, refused
+        unknown = await session.call_tool("ask", {"question": QUESTION, "collection": "nope-collection"})
+        return tools, asked, searched, refused, unknown
 
-    tools, asked, searched, refused = asyncio.run(_session_run(env, calls))
+    tools, asked, searched, refused, unknown = asyncio.run(_session_run(env, calls))
 
     by_name = {t.name: t for t in tools}
     assert set(by_name) == {"ask", "search"}
     ask_schema = _field(by_name["ask"], "input_schema", "inputSchema")
     search_schema = _field(by_name["search"], "input_schema", "inputSchema")
     assert ask_schema["required"] == ["question"]
-    assert set(search_schema["properties"]) == {"query", "k"}
+    assert set(search_schema["properties"]) == {"query", "k", "collection"}
+    assert "collection" in ask_schema["properties"]
 
     assert not _field(asked, "is_error", "isError")
     answer = _payload(asked)
@@ -96,3 +98,4 @@ def test_stdio_client_lists_and_calls_both_tools(env):
 
     assert _field(refused, "is_error", "isError")
     assert "question is empty" in refused.content[0].text
+    assert _field(unknown, "is_error", "isError") and "nope-collection" in unknown.content[0].text
