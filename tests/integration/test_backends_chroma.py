@@ -21,24 +21,16 @@ from assistant import Assistant
 from assistant.errors import BackendError
 from assistant.store.manifest import ChromaManifestStore
 from tests.conftest import EXPLAINER, ROOT, SEEDS, STORY
-from tests.integration.test_backends_llm import GO_DEEPER, ServerProcess, free_port
+from tests.integration.chroma_server import CHROMA, running_chroma
+from tests.integration.test_backends_llm import GO_DEEPER
 
-CHROMA = Path(sys.executable).with_name("chroma")
+__all__ = ["CHROMA"]  # other tests import it from here
 
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    port = free_port()
-    root = tmp_path_factory.mktemp("chroma")
-    server = ServerProcess(
-        [str(CHROMA), "run", "--path", str(root / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        f"http://127.0.0.1:{port}/api/v2/heartbeat",
-        root / "server.log",
-    )
-    server.start()
-    server.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    yield server
-    server.stop()
+    with running_chroma(tmp_path_factory.mktemp("chroma")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ collections' records, manifests and chunks all live in the server.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,16 @@ import pytest
 from assistant import Assistant
 from assistant.errors import NotFoundError
 from tests.fakes import HashingEmbeddings
-from tests.integration.test_backends_llm import ServerProcess, free_port
+from tests.integration.chroma_server import running_chroma
 
-CHROMA = Path(sys.executable).with_name("chroma")
 QUESTION = "How many people does the zinc mine employ?"
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
-    port = free_port()
-    root = tmp_path_factory.mktemp("chroma")
-    server = ServerProcess(
-        [str(CHROMA), "run", "--path", str(root / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        f"http://127.0.0.1:{port}/api/v2/heartbeat",
-        root / "server.log",
-    )
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with running_chroma(tmp_path_factory.mktemp("chroma")) as server:
+        yield server.url
 
 
 def _machine(url: str, folder: Path) -> Assistant:

@@ -24,8 +24,8 @@ import pytest
 from assistant.store.lease import CLOCK_SKEW_S, ChromaLease
 from assistant.store.manifest import ChromaManifestStore
 from tests.conftest import EXPLAINER, ROOT, SEEDS
-from tests.integration.test_backends_chroma import CHROMA, _env
-from tests.integration.test_backends_llm import ServerProcess, free_port
+from tests.integration.chroma_server import running_chroma
+from tests.integration.test_backends_chroma import _env
 
 # `assistant ingest --json ...`, with the lease's log lines timestamped on stderr.
 INGEST = """
@@ -40,17 +40,8 @@ main()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    root = tmp_path_factory.mktemp("chroma")
-    proc = ServerProcess(
-        [str(CHROMA), "run", "--path", str(root / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        f"http://127.0.0.1:{port}/api/v2/heartbeat",
-        root / "server.log",
-    )
-    proc.start()
-    proc.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    yield proc
-    proc.stop()
+    with running_chroma(tmp_path_factory.mktemp("chroma")) as proc:
+        yield proc
 
 
 def _corpus(folder: Path, tag: str, copies: int, seeds: bool = False) -> Path:
