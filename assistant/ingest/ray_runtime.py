@@ -23,6 +23,8 @@ from typing import Any
 
 from assistant.errors import AssistantError, BackendError, ConfigError
 
+log = logging.getLogger(__name__)
+
 #: ``--ray`` given without an address: start a private Ray on this machine.
 LOCAL = "local"
 PARSE_BATCH = 8  # files per parse task
@@ -49,6 +51,27 @@ def documents_per_batch(mean_file_bytes: float, chunk_tokens: int) -> int:
     """
     chunks_per_document = max(1.0, mean_file_bytes / (4 * chunk_tokens))
     return max(1, min(256, round(EMBED_CHUNKS / chunks_per_document)))
+
+
+def actors_that_fit(cpus: float, workers: int) -> int:
+    """Embedding actors a cluster of ``cpus`` CPUs runs beside the parse tasks: ``workers`` or fewer.
+
+    Why: actors that take every CPU leave none for the parse tasks that feed
+    them, and the pipeline waits forever (seen with 2 actors on 2 CPUs).
+
+    Raises:
+        ConfigError: not even one actor and a parse task fit.
+    """
+    fit = int((cpus - PARSE_CPUS) // EMBED_CPUS)
+    if fit < 1:
+        raise ConfigError(
+            f"The Ray cluster has {cpus:g} CPUs; an ingest needs at least {EMBED_CPUS + PARSE_CPUS:g} (one "
+            "embedding actor and a parse task). Add a node (an autoscaling cluster: keep one worker node up), "
+            "or use --ray alone for a local Ray."
+        )
+    if fit < workers:
+        log.warning("the Ray cluster has %g CPUs: %d embedding actors, not ASSISTANT_RAY_WORKERS=%d", cpus, fit, workers)
+    return min(fit, workers)
 
 
 def local_cpus(workers: int) -> int:
@@ -96,7 +119,9 @@ def ray_cluster(address: str | None, workers: int) -> Iterator[str]:
         where = f"a local Ray ({cpus} CPUs)"
     else:
         try:
-            ray.init(address=address, **common)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # Ray Client's timeout advice: ours below says it
+                ray.init(address=address, **common)
         except Exception as exc:  # ConnectionError, TimeoutError, ValueError, RuntimeError, grpc errors
             raise BackendError(
                 f"Cannot join the Ray cluster at {address!r} ({type(exc).__name__}: {exc}); check that it is up "
@@ -135,6 +160,7 @@ def embedded_batches(
     import ray
     import ray.data
 
+    actors = actors_that_fit(float(ray.cluster_resources().get("CPU", 0.0)), workers)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own bar (files, chunks/s)
     context.print_on_execution_start = False
@@ -149,7 +175,7 @@ def embedded_batches(
                          num_cpus=PARSE_CPUS, max_retries=RETRIES)
             .map_batches(embed_class, batch_size=embed_batch, batch_format="numpy",
                          fn_constructor_args=(make_encoder,),
-                         compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=EMBED_CPUS,
+                         compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=EMBED_CPUS,
                          max_restarts=RETRIES, max_task_retries=RETRIES)
         )
     try:

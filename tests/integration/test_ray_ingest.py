@@ -248,3 +248,15 @@ def test_on_a_chroma_server_the_ray_ingest_equals_a_single_process_one(chroma_se
     assert _without_seconds(ray) == _without_seconds(single)
     assert not (tmp_path / "b" / "collections" / "viaray" / "manifest.json").exists()  # it is in the server
     assert_same_index(open_assistant(tmp_path / "a", url, "single"), open_assistant(tmp_path / "b", url, "viaray"))
+
+
+@pytest.mark.timeout(200)
+def test_an_unreachable_cluster_is_named_with_the_fix(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", "--ray", "ray://127.0.0.1:9", str(SEEDS)],
+                          env=_env(tmp_path / "index"), cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: Cannot join the Ray cluster at 'ray://127.0.0.1:9' (ConnectionError: ray client connection timeout); "
+        "check that it is up and the address (--ray ADDRESS or ASSISTANT_RAY_ADDRESS: ray://HOST:10001 for Ray Client, "
+        "HOST:6379 on a cluster node), or use --ray alone for a local Ray."
+    ]

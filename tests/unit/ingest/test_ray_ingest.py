@@ -279,3 +279,12 @@ def test_an_embedding_call_gets_about_64_chunks_of_documents():
     assert 60 <= documents_per_batch(650.0, 160) <= 64  # one-chunk notes
     assert 4 <= documents_per_batch(7_500.0, 160) <= 6  # explainers of a dozen chunks
     assert documents_per_batch(5_000_000.0, 160) == 1 and documents_per_batch(0.0, 160) == 64
+
+
+def test_embedding_actors_leave_a_parse_task_room_on_the_cluster():
+    from assistant.ingest.ray_runtime import actors_that_fit, local_cpus
+
+    assert actors_that_fit(3.0, 2) == 2 and actors_that_fit(2.0, 2) == 1 and actors_that_fit(64.0, 8) == 8
+    assert all(actors_that_fit(local_cpus(w), w) == w for w in (1, 2, 3, 8))  # a local Ray always fits them
+    with pytest.raises(ConfigError, match="has 1 CPUs; an ingest needs at least 1.5"):
+        actors_that_fit(1.0, 2)
