@@ -12,6 +12,10 @@ One corpus (``bench/corpus.py``, 1,000+ chunks), three fresh ingests of it:
 
 Scaling efficiency = throughput(n) / (n x throughput(1)). Each Ray index is
 checked against the single-process one (same chunks, vectors, manifest).
+This VM is shared, so wall-clock rates move with other jobs' load; the CPU
+seconds each run used (this process, and every Ray process it started,
+sampled from /proc) do not, and give the per-core rate the estimate uses:
+chunks per CPU-second of the encoder actors.
 
 Then a paper estimate for 1M and 10M chunks on 8 and 64 cores, from the
 measured per-core encoding rate (``ray-1``) and the driver's own rate (a
@@ -30,9 +34,11 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +55,71 @@ from corpus import write_corpus  # noqa: E402
 SIZES = (1_000_000, 10_000_000)
 CORES = (8, 64)
 HNSW_M = 16  # Chroma's default hnsw:M; level 0 keeps 2M links per element
+
+
+class CpuSampler(threading.Thread):
+    """CPU seconds of this process's descendants (Ray's processes), by kind, sampled from /proc.
+
+    A process's last sample counts, so one that exits loses under ``interval`` of its CPU.
+    """
+
+    def __init__(self, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.seen: dict[int, tuple[str, float]] = {}
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval)
+
+    def sample(self) -> None:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        mine, frontier = set(), [os.getpid()]
+        while frontier:
+            kids = [pid for pid, parent in parents.items() if parent == frontier[-1]]
+            frontier.pop()
+            mine.update(kids)
+            frontier += kids
+        for pid in mine:
+            try:
+                fields = (Path(f"/proc/{pid}/stat")).read_text().rsplit(")", 1)[1].split()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except (OSError, ValueError):
+                continue
+            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            kind = "encoder actors" if "EmbedChunks" in cmdline else "ray tasks and helpers" if "ray::" in cmdline else "ray system"
+            self.seen[pid] = (kind, max(cpu, self.seen.get(pid, ("", 0.0))[1]))
+
+    def stop(self) -> dict[str, float]:
+        self._stop_event.set()
+        self.join()
+        self.sample()
+        totals: dict[str, float] = {}
+        for kind, cpu in self.seen.values():
+            totals[kind] = totals.get(kind, 0.0) + cpu
+        return {k: round(v, 1) for k, v in sorted(totals.items())}
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_columns(run: dict, driver_cpu: float, ray_cpu: dict[str, float]) -> None:
+    run["cpu_s"] = {"driver": round(driver_cpu, 1), **ray_cpu}
+    total = driver_cpu + sum(ray_cpu.values())
+    run["cpu_s_total"] = round(total, 1)
+    run["chunks_per_cpu_s"] = round(run["chunks"] / total, 2)
+    if "encoder actors" in ray_cpu:
+        run["chunks_per_encoder_cpu_s"] = round(run["chunks"] / ray_cpu["encoder actors"], 2)
 
 
 class LookupEmbeddings:
@@ -99,12 +170,15 @@ def ingest_single(corpus: Path, index_dir: Path, tiny: bool) -> dict:
 
     assistant = _assistant(index_dir, _encoder(tiny))
     load = os.getloadavg()[0]
+    cpu = _own_cpu()
     t0 = time.perf_counter()
     report = IngestPipeline(assistant.index).run([corpus])
     seconds = time.perf_counter() - t0
-    return {"mode": "single", "workers": None, "seconds": round(seconds, 2), "ray_start_s": None,
-            "chunks": report.chunks_added, "chunks_per_s": round(report.chunks_added / seconds, 2),
-            "load_avg_at_start": round(load, 2)}
+    run = {"mode": "single", "workers": None, "seconds": round(seconds, 2), "ray_start_s": None,
+           "chunks": report.chunks_added, "chunks_per_s": round(report.chunks_added / seconds, 2),
+           "load_avg_at_start": round(load, 2)}
+    _cpu_columns(run, _own_cpu() - cpu, {})
+    return run
 
 
 def ingest_ray(corpus: Path, index_dir: Path, workers: int, tiny: bool) -> dict:
@@ -116,12 +190,23 @@ def ingest_ray(corpus: Path, index_dir: Path, workers: int, tiny: bool) -> dict:
         started = time.perf_counter() - t0
         assistant = _assistant(index_dir, _encoder(tiny))
         load = os.getloadavg()[0]
+        sampler = CpuSampler()
+        sampler.sample()  # Ray's own start-up, before the ingest, is not counted
+        before = dict(sampler.seen)
+        sampler.start()
+        cpu = _own_cpu()
         t1 = time.perf_counter()
         report = RayIngestPipeline(assistant.index, workers=workers, make_encoder=_factory(tiny)).run([corpus])
         seconds = time.perf_counter() - t1
-    return {"mode": f"ray-{workers}", "workers": workers, "seconds": round(seconds, 2),
-            "ray_start_s": round(started, 2), "ray_cpus": local_cpus(workers), "chunks": report.chunks_added,
-            "chunks_per_s": round(report.chunks_added / seconds, 2), "load_avg_at_start": round(load, 2)}
+        driver_cpu = _own_cpu() - cpu
+        ray_cpu = sampler.stop()
+        for kind, cpu_before in before.values():
+            ray_cpu[kind] = round(ray_cpu.get(kind, 0.0) - cpu_before, 1)
+    run = {"mode": f"ray-{workers}", "workers": workers, "seconds": round(seconds, 2),
+           "ray_start_s": round(started, 2), "ray_cpus": local_cpus(workers), "chunks": report.chunks_added,
+           "chunks_per_s": round(report.chunks_added / seconds, 2), "load_avg_at_start": round(load, 2)}
+    _cpu_columns(run, driver_cpu, ray_cpu)
+    return run
 
 
 def same_index(one_dir: Path, other_dir: Path, tiny: bool) -> dict:
@@ -240,6 +325,9 @@ def run(min_chunks: int, tiny: bool, out: Path) -> dict:
         one = runs[1]["chunks_per_s"]
         for r in runs[1:]:
             r["scaling_efficiency"] = round(r["chunks_per_s"] / (r["workers"] * one), 3)
+            # The same on CPU time: how much of a core's work a worker keeps when there are n.
+            r["cpu_scaling_efficiency"] = round(r["chunks_per_encoder_cpu_s"] / runs[1]["chunks_per_encoder_cpu_s"], 3)
+        per_core = runs[1]["chunks_per_encoder_cpu_s"]
         writer = driver_rate(work / "corpus", work / "single", work, tiny)
         sizes = bytes_per_chunk(work / "single", runs[0]["chunks"])
         report = {
@@ -249,8 +337,8 @@ def run(min_chunks: int, tiny: bool, out: Path) -> dict:
             "runs": runs,
             "driver": writer,
             "bytes_per_chunk": sizes,
-            "per_core_chunks_per_s": one,
-            "estimates": estimates(one, runs[2]["scaling_efficiency"], writer["write_chunks_per_s"], sizes),
+            "per_core_chunks_per_s": per_core,
+            "estimates": estimates(per_core, runs[2]["cpu_scaling_efficiency"], writer["write_chunks_per_s"], sizes),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -269,23 +357,31 @@ def _markdown(r: dict) -> str:
         f"{m['date']} · {m['cpus']} CPUs · encoder: {m['encoder']} · corpus: {m['corpus']['documents']} documents, "
         f"{r['runs'][0]['chunks']} chunks ({m['corpus']['how']})",
         "",
-        "| run | embedding workers | Ray start s | ingest s | chunks/s | scaling efficiency | same index as single | load avg at start |",
-        "|---|---:|---:|---:|---:|---:|---|---:|",
+        "| run | embedding workers | Ray start s | ingest s | chunks/s | scaling efficiency | CPU s (all processes) | "
+        "chunks per encoder CPU-s | CPU scaling efficiency | same index as single | load avg at start |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for x in r["runs"]:
         same = x.get("same_as_single")
         same_text = "—" if same is None else f"{'yes' if same['identical'] else 'NO'} (max vector diff {same['max_vector_diff']:.1e})"
         lines.append(
             f"| {x['mode']} | {x['workers'] or '— (all cores)'} | {x['ray_start_s'] if x['ray_start_s'] is not None else '—'} | "
-            f"{x['seconds']} | {x['chunks_per_s']} | {x.get('scaling_efficiency', '—')} | {same_text} | {x['load_avg_at_start']} |"
+            f"{x['seconds']} | {x['chunks_per_s']} | {x.get('scaling_efficiency', '—')} | {x['cpu_s_total']} | "
+            f"{x.get('chunks_per_encoder_cpu_s', '—')} | {x.get('cpu_scaling_efficiency', '—')} | {same_text} | "
+            f"{x['load_avg_at_start']} |"
         )
     lines += [
         "",
         "Scaling efficiency = chunks/s with n workers / (n × chunks/s with 1). Each worker is one Ray actor with one "
         "CPU (OMP_NUM_THREADS=1) and its own encoder; the single process encodes with every core. Ingest seconds "
         "include each actor loading its encoder; the Ray start is apart. One run each: with load averages of "
-        f"{min(loads):.1f}-{max(loads):.1f} on {m['cpus']} CPUs from other jobs, differences of a fifth between "
-        "rows are within this machine's noise.",
+        f"{min(loads):.1f}-{max(loads):.1f} on {m['cpus']} CPUs from other jobs, wall-clock rates move by a fifth "
+        "or more between runs. CPU seconds do not: they are this process's plus every Ray process it started "
+        "(sampled from /proc; Ray's start-up excluded); CPU scaling efficiency = chunks per encoder CPU-second "
+        "with n workers / with 1 (what running n encoders side by side costs each one).",
+        "",
+        "CPU seconds by process: " + "; ".join(
+            f"{x['mode']}: " + ", ".join(f"{k} {v}" for k, v in x["cpu_s"].items()) for x in r["runs"]) + ".",
         "",
         f"Driver (single writer): parsing and chunking the corpus took {d['parse_chunk_s']} s ({d['parse_chunks_per_s']} "
         f"chunks/s; on Ray this runs in tasks); the same ingest with vectors looked up instead of encoded took "
@@ -300,8 +396,9 @@ def _markdown(r: dict) -> str:
         "",
         "## Paper estimate",
         "",
-        f"From the measured per-core rate ({r['per_core_chunks_per_s']} chunks/s, ray-1), the 2-worker efficiency, "
-        "and the driver's rate: wall ≈ max(encoding on all cores, the driver's writes), as the two overlap.",
+        f"From the measured per-core rate ({r['per_core_chunks_per_s']} chunks per CPU-second of an encoder actor, "
+        "ray-1: what a dedicated core does), the 2-worker CPU scaling efficiency, and the driver's rate: "
+        "wall ≈ max(encoding on all cores, the driver's writes), as the two overlap.",
         "",
         "| chunks | cores | encoding h | driver h | wall h | bound by | Chroma server RAM (HNSW) GB | Chroma disk (SQLite) GB, without the vector log |",
         "|---:|---:|---:|---:|---:|---|---:|---:|",
@@ -309,11 +406,11 @@ def _markdown(r: dict) -> str:
     for e in r["estimates"]:
         lines.append(f"| {e['chunks']:,} | {e['cores']} | {e['encode_h']} | {e['driver_h']} | {e['wall_h']} | {e['bound']} | "
                      f"{e['chroma_ram_gb']} | {e['chroma_disk_gb']}, {e['chroma_disk_without_log_gb']} |")
-    efficiency = min(r["runs"][2]["scaling_efficiency"], 1.0)
+    efficiency = min(r["runs"][2]["cpu_scaling_efficiency"], 1.0)
     crossover = d["write_chunks_per_s"] / (r["per_core_chunks_per_s"] * efficiency)
     lines += [
         "",
-        "Caveats: the per-core rate is this VM's, shared with other jobs (see the load averages); 64 cores means "
+        "Caveats: the per-core rate is this VM's cores'; 64 cores means "
         "several nodes, where efficiency below the 2-worker figure is likely (shipping documents and vectors "
         f"between nodes). The single driver caps an ingest at ~{d['write_chunks_per_s']:.0f} chunks/s, the pace "
         f"of ~{crossover:.0f} cores at this per-core rate (fewer with a faster encoder: a quiet machine, int8, a "
