@@ -51,6 +51,7 @@ class Assistant:
         chroma_client: Any = None,
         **overrides: Any,
     ) -> None:
+        self._collections: Collections | None = None
         if settings is not None:
             self.settings = settings.model_copy(update=overrides)
         else:
@@ -58,14 +59,14 @@ class Assistant:
             if self.settings.collection != DEFAULT_COLLECTION:
                 # A named collection's index keeps the settings it was built with (its record),
                 # whatever the environment says; an explicit argument still wins.
-                kept = Collections(self.settings, chroma_client).settings_for(self.settings.collection)
+                self._collections = Collections(self.settings, chroma_client if self.settings.chroma_url else None)
+                kept = self._collections.settings_for(self.settings.collection)
                 self.settings = self.settings.model_copy(
                     update={k: getattr(kept, k) for k in SHAPING if k not in overrides}
                 )
         self._chroma_client = chroma_client
         self._parent: Assistant | None = None
         self._children: dict[str, Assistant] = {}
-        self._collections: Collections | None = None
         self._collection_checked = False
         # Two roles: ``embeddings`` ranks sentences and feeds the support judge (their
         # thresholds were chosen on its scores); ``index_embeddings`` encodes the chunk
@@ -129,8 +130,8 @@ class Assistant:
             child = root._children.get(name)
         if child is not None:
             return child
-        root.collections.get(name)  # raises, naming it, when it does not exist
-        settings = root.collections.settings_for(name)
+        record = root.collections.require(name)  # raises, naming it, when it does not exist
+        settings = root.collections.settings_for(name, record)
         same_encoder = settings.index_backend == root.settings.index_backend
         child = Assistant(
             settings,
@@ -352,8 +353,7 @@ class Assistant:
 
     def _require_collection(self) -> None:
         if not self._collection_checked and self.settings.collection != DEFAULT_COLLECTION:
-            if not self.collections.exists(self.settings.collection):
-                self.collections.get(self.settings.collection)  # raises, naming it
+            self.collections.require(self.settings.collection)  # raises, naming it
             self._collection_checked = True
 
     def _require_index(self) -> None:

@@ -1,7 +1,7 @@
 """Folders kept in sync (``FolderWatcher``): how soon an edit is answerable, and what watching costs idle.
 
     python bench/sync.py            # 20 edits on a ~300-chunk folder (real encoders); idle on 10,000 files
-    python bench/sync.py --tiny     # seconds: fake encoder, 3 edits, 300 files idle for 2 s
+    python bench/sync.py --tiny     # seconds: fake encoder, 3 edits, 300 files idle for 0.5 s
 
 Two measurements, each with the watcher running in this process (a thread, as
 ``serve --watch`` runs it):
@@ -53,8 +53,9 @@ from common import ROOT, make_embeddings, percentile  # noqa: E402
 from corpus import seed_sentences, write_corpus  # noqa: E402
 
 MODES = {
-    "full": dict(edits=20, corpus_chunks=300, idle_files=10_000, idle_s=20.0, encoder="real"),
-    "tiny": dict(edits=3, corpus_chunks=30, idle_files=300, idle_s=2.0, encoder="fake"),
+    # pause_s: quiet between edits and before each idle measurement, so one's work never spills into the next.
+    "full": dict(edits=20, corpus_chunks=300, idle_files=10_000, idle_s=20.0, pause_s=1.0, encoder="real"),
+    "tiny": dict(edits=3, corpus_chunks=30, idle_files=300, idle_s=0.5, pause_s=0.1, encoder="fake"),
 }
 POLL_S = 0.05
 GIVE_UP_S = 30.0
@@ -132,7 +133,7 @@ def bench_latency(cfg: dict, work: Path) -> dict:
                                               "cited": sorted({c.source for c in answer.citations})})})
             log(f"edit {i + 1}: search {search_s:.2f}s, answer {answer_s:.2f}s (cited: {cited}), "
                 f"batch {batch.seconds:.2f}s, {batch.report.chunks_embedded} chunks embedded")
-            time.sleep(1.0)
+            time.sleep(cfg["pause_s"])
     finally:
         watcher.stop()
     return {
@@ -181,7 +182,7 @@ def bench_idle(cfg: dict, work: Path) -> dict:
     first = assistant.ingest([folder])
     ingest_s = time.perf_counter() - t0
     log(f"idle corpus: {len(first.added)} files ingested in {ingest_s:.1f}s (fake encoder)")
-    time.sleep(2.0)
+    time.sleep(2 * cfg["pause_s"])
     baseline = _cpu_over(cfg["idle_s"])
     log(f"no watcher: {baseline['cpu_s']:.3f}s CPU over {baseline['wall_s']:.1f}s")
     batches = Batches()
@@ -192,7 +193,7 @@ def bench_idle(cfg: dict, work: Path) -> dict:
     log(f"restart catch-up over {cfg['idle_files']} unchanged files: {catch_up.seconds:.2f}s "
         f"({at - started:.2f}s from start)")
     try:
-        time.sleep(2.0)
+        time.sleep(2 * cfg["pause_s"])
         watching = _cpu_over(cfg["idle_s"])
         log(f"watching: {watching['cpu_s']:.3f}s CPU over {watching['wall_s']:.1f}s")
         edited = folder / "note00042.txt"

@@ -34,6 +34,7 @@ from typing import Any
 from assistant.errors import InputError, NotFoundError
 from assistant.settings import DEFAULT_COLLECTION, Settings, collection_name_problem
 from assistant.store.chroma import ChromaCaller, open_chroma_client
+from assistant.store.lease import lease_prefix
 from assistant.store.manifest import ChromaManifestStore, ManifestFile
 
 #: The settings that shape a collection's index, kept in its record.
@@ -69,10 +70,6 @@ class CollectionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def record(self) -> dict[str, Any]:
-        """What is stored (counts are read from the index, never stored)."""
-        return {k: getattr(self, k) for k in ("name", "settings", "folders", "created", "last_sync")}
 
 
 def _now() -> str:
@@ -170,8 +167,8 @@ class Collections:
     def exists(self, name: str) -> bool:
         return name == DEFAULT_COLLECTION or self._records.load(name) is not None
 
-    def get(self, name: str) -> CollectionInfo:
-        """The collection ``name`` with its document and chunk counts.
+    def require(self, name: str) -> dict[str, Any] | None:
+        """The record of collection ``name`` (None: the default, which needs none), read once.
 
         Raises:
             InputError: the name is invalid.
@@ -185,6 +182,16 @@ class Collections:
                 f"No collection named {name!r} (there are: {known}); create it with "
                 f"`assistant collections create {name}` or ingest into it with `assistant ingest --collection {name} PATH`."
             )
+        return record
+
+    def get(self, name: str) -> CollectionInfo:
+        """The collection ``name`` with its document and chunk counts.
+
+        Raises:
+            InputError: the name is invalid.
+            NotFoundError: no collection has that name.
+        """
+        record = self.require(name)
         info = CollectionInfo(name=name, default=name == DEFAULT_COLLECTION, **_stored_fields(record))
         settings = self.settings_for(name, record)
         if name == DEFAULT_COLLECTION or not info.settings:
@@ -256,12 +263,13 @@ class Collections:
         """
         check_name(new)
         self._not_default(old, "renamed")
-        record = self.get(old).record()
+        record = dict(self.require(old) or {})
         if self.exists(new):
             raise InputError(f"A collection named {new!r} already exists; pick another name.")
         if self.settings.chroma_url:
             client = self._chroma()
-            for old_name, new_name in ((old, new), (f"{old}__manifest", f"{new}__manifest")):
+            manifest = ChromaManifestStore.collection_name
+            for old_name, new_name in ((old, new), (manifest(old), manifest(new))):
                 try:
                     col = self._call(lambda n=old_name: client.get_collection(n))  # type: ignore[misc]
                 except Exception:  # never ingested into: nothing to move
@@ -287,10 +295,10 @@ class Collections:
             NotFoundError: it does not exist.
         """
         self._not_default(name, "deleted")
-        self.get(name)
+        self.require(name)
         if self.settings.chroma_url:
             client = self._chroma()
-            for chroma_name in (name, f"{name}__manifest"):
+            for chroma_name in (name, ChromaManifestStore.collection_name(name)):
                 with contextlib.suppress(Exception):  # never ingested into
                     self._call(lambda n=chroma_name: client.delete_collection(n))  # type: ignore[misc]
             self._drop_leases(name)
@@ -307,7 +315,7 @@ class Collections:
     def _drop_leases(self, name: str) -> None:
         """Remove the ingest leases (``<name>__lease__<n>``, store/lease.py) a gone name leaves in the server."""
         client = self._chroma()
-        prefix = f"{name}__lease__"
+        prefix = lease_prefix(name)
         for col in self._call(lambda: client.list_collections()):
             col_name = col if isinstance(col, str) else col.name
             if col_name.startswith(prefix):
