@@ -101,3 +101,12 @@ def make_index_embeddings(backend: str):
 
     settings = Settings(embedding_backend=backend)
     return get_embeddings(settings.model_copy(update={"embedding_backend": settings.index_backend}))
+
+
+def git_commit() -> str | None:
+    """The checkout's short commit, for a report's header (None outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=ROOT, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None

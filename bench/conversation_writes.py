@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from common import ROOT, make_embeddings, percentile  # noqa: E402
+from common import ROOT, git_commit, make_embeddings, percentile  # noqa: E402
 
 MODES = {
     "full": dict(clients=20, turns=25, baseline_turns=100, rounds=3),
@@ -183,7 +183,7 @@ def run(cfg: dict, out: Path, work: Path) -> dict:
         row["p95_vs_one_client"] = round(row["p95_ms"] / base["p95_ms"], 2)
         row["turns_per_s_vs_one_client"] = round(row["turns_per_s"] / base["turns_per_s"], 2)
     report = {
-        "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": _git_commit(),
+        "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": git_commit(),
                  "python": platform.python_version(), "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version,
                  "sqlalchemy": sqlalchemy.__version__, "load_avg_start": load_start,
                  "load_avg_end": list(os.getloadavg()), "mode": cfg["mode"]},
@@ -237,16 +237,6 @@ def markdown(report: dict) -> str:
               "the lock can sit idle (turns/s below one client's). `positions ok`: every conversation's "
               "turns are numbered 0..n-1, none lost or repeated."]
     return "\n".join(lines) + "\n"
-
-
-def _git_commit() -> str | None:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=ROOT, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:

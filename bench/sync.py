@@ -49,7 +49,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from common import ROOT, make_embeddings, percentile  # noqa: E402
+from common import git_commit, make_embeddings, percentile  # noqa: E402
 from corpus import seed_sentences, write_corpus  # noqa: E402
 
 MODES = {
@@ -235,7 +235,7 @@ def run(cfg: dict, out: Path, work: Path) -> dict:
     import watchfiles
 
     report = {
-        "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": _git_commit(),
+        "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": git_commit(),
                  "python": platform.python_version(), "cpus": os.cpu_count(), "watchfiles": watchfiles.__version__,
                  "load_avg_start": load_start, "load_avg_end": list(os.getloadavg()), "mode": cfg["mode"]},
         "latency": latency,
@@ -292,16 +292,6 @@ def markdown(report: dict) -> str:
         "rewritten, BM25 rebuilt), not with the folder's files, which are not read.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _git_commit() -> str | None:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=ROOT, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
