@@ -331,11 +331,14 @@ def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None
               help="Exit 1 when the first configuration misses a bound in this thresholds file.")
 @click.option("--cache-dir", default=None, help="Where per-configuration indexes live (default: next to the gold file).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N gold items.")
+@click.option("--split", type=click.Choice(["all", "dev", "test"]), default="all", show_default=True,
+              help="Which part of each gold file to run: dev while tuning (the sealed test numbers are "
+              "then neither computed nor printed), test or all to report.")
 @click.option("--llm-threads", type=click.IntRange(1, 64), default=None,
               help="CPU threads of the local llama.cpp model (speed only; 1 is fastest on a busy machine).")
 @_handle_errors
 def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare, labels, thresholds, cache_dir,
-                 limit, llm_threads) -> None:
+                 limit, split, llm_threads) -> None:
     """Score answers against gold files (dev and sealed test side by side); write a report with plots."""
     from pathlib import Path
 
@@ -363,11 +366,16 @@ def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare,
     else:
         check_suites_out_dir(Path(out), {s.name for s in chosen})
     if thresholds:
+        if split != "all":
+            from assistant.errors import InputError
+
+            raise InputError(f"--check bounds apply to whole gold files, not --split {split}; "
+                             "drop --split (or pass --split all) to check them.")
         load_thresholds(thresholds)
     base = parse_overrides(sets)
     configs = [EvalConfig("default", base)]
     configs += [EvalConfig(c.name, {**base, **c.overrides}) for c in map(parse_compare, compare)]
-    results, failures = run_suites(chosen, configs, thresholds=thresholds, cache_dir=cache_dir, limit=limit,
+    results, failures = run_suites(chosen, configs, thresholds=thresholds, cache_dir=cache_dir, limit=limit, split=split,
                                    llm_threads=llm_threads, progress=_eval_progress())
     path = write_report(results[chosen[0].name], out) if gold else write_suites_report(results, out)
     if as_json:
@@ -385,7 +393,8 @@ def _print_eval(results: dict) -> None:
     from assistant.evaluation.report import feedback_line, metrics_table, suites_feedback
 
     for name, result in results.items():
-        click.echo(f"\n## {name}: {result['gold']['n_items']} items\n")
+        part = "" if result.get("split", "all") == "all" else f" ({result['split']} part only)"
+        click.echo(f"\n## {name}: {result['gold']['n_items']} items{part}\n")
         click.echo(metrics_table(result["runs"]))
         agreement = result.get("judge_agreement")
         if agreement:

@@ -24,7 +24,7 @@ from typing import Any
 from assistant.answering.chain import CONFLICT_NOTE_PREFIX
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation import metrics as M
-from assistant.evaluation.splits import SPLITS, split_of
+from assistant.evaluation.splits import SPLITS, in_split, split_of
 from assistant.evaluation.suites import read_toml
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
@@ -185,8 +185,12 @@ def run_eval(
     progress: Progress | None = None,
     embeddings: Any = None,
     llm_threads: int | None = None,
+    split: str = "all",
 ) -> dict[str, Any]:
     """Evaluate every configuration on the gold items; the first one is the headline.
+
+    ``split`` ``"dev"`` runs only the part one tunes on, so a tuning loop never
+    prints the sealed test numbers; ``"test"`` only those; ``"all"`` both, side by side.
 
     ``llm_threads`` sets ``Settings.llm_threads`` (the local llama.cpp model's CPU threads).
     It changes speed, not answers; on a busy machine one thread is several
@@ -198,6 +202,7 @@ def run_eval(
         ``"judge_agreement"`` (when ``labels`` is given).
     """
     items = gold if isinstance(gold, list) else load_gold(gold)
+    items = in_split(items, split)
     items = items[:limit] if limit else items
     configs = list(configs or [EvalConfig("default")])
     names = [c.name for c in configs]
@@ -221,7 +226,8 @@ def run_eval(
     chat_models: dict[str, Any] = {}
     runs = []
     for config in configs:
-        runs.append(_run_config(config, items, corpus_paths, cache, embeddings, chat_models, say, llm_threads, encoders))
+        runs.append(_run_config(config, items, corpus_paths, cache, embeddings, chat_models, say, llm_threads,
+                                encoders, parts=_parts(split)))
     result: dict[str, Any] = {
         "config": runs[0]["config"],
         "metrics": runs[0]["metrics"],
@@ -232,11 +238,13 @@ def run_eval(
         "corpus": [str(p) for p in corpus_paths],
     }
     if label_pairs is not None:
+        label_pairs = in_split(label_pairs, split, id_of=lambda p: str(p.get("id", "")))
         result["judge_agreement"] = judge_agreement(label_pairs, embeddings)
         result["judge_agreement_by_split"] = {
             part: judge_agreement([p for p in label_pairs if split_of(str(p.get("id", ""))) == part], embeddings)
-            for part in SPLITS
+            for part in _parts(split)
         }
+    result["split"] = split
     return result
 
 
@@ -304,7 +312,13 @@ def _index_dir(cache: Path, settings: Any, corpus: list[Path]) -> Path:
     return cache / f"index-{settings.chunk_tokens}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
-def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_threads=None, encoders=None) -> dict[str, Any]:
+def _parts(split: str) -> tuple[str, ...]:
+    """The parts a run over ``split`` reports ("all": dev and test side by side)."""
+    return SPLITS if split == "all" else (split,)
+
+
+def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_threads=None, encoders=None,
+                parts: tuple[str, ...] = SPLITS) -> dict[str, Any]:
     from assistant.answering.verification import SupportJudge
     from assistant.assistant import Assistant
     from assistant.settings import load_settings
@@ -349,7 +363,7 @@ def _run_config(config, items, corpus, cache, embeddings, chat_models, say, llm_
                    "index_dir": str(settings.index_dir), "llm_threads": getattr(settings, "llm_threads", None)},
         "metrics": aggregate(run_items, items, wall_s=time.perf_counter() - t0),
         # The sealed test part is reported, never tuned on (evaluation/splits.py).
-        "splits": {part: aggregate([r for r in run_items if r["split"] == part], items) for part in SPLITS},
+        "splits": {part: aggregate([r for r in run_items if r["split"] == part], items) for part in parts},
         "items": run_items,
     }
 
@@ -471,7 +485,29 @@ def aggregate(run_items: list[dict], items: list[GoldItem], wall_s: float | None
         c: round(v, 4) if v is not None else None
         for c, rows in sorted(by_cat.items()) for v in [avg("fact_recall", rows)]
     }
+    metrics["intervals"] = intervals(run_items)
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
+#: Metrics the report prints with a 95 % interval: a part with 7 unanswerable items cannot
+#: tell 0.43 from 0.70, and a reader should see that before comparing two runs.
+INTERVAL_METRICS = ("fact_recall", "first_sentence_hit_rate", "source_precision",
+                    "abstention_accuracy", "false_abstention_rate")
+
+
+def intervals(run_items: list[dict]) -> dict[str, list[float]]:
+    """95 % intervals of ``INTERVAL_METRICS``: Wilson for rates, bootstrap for means of per-item scores."""
+    answerable = [r for r in run_items if r["answerable"]]
+    abstained = [r["abstained"] for r in run_items if not r["answerable"]]
+    hits = [r["first_sentence_hit"] for r in answerable if r.get("first_sentence_hit") is not None]
+    found = {
+        "fact_recall": M.bootstrap_interval(r.get("fact_recall") for r in answerable),
+        "first_sentence_hit_rate": M.wilson_interval(sum(hits), len(hits)),
+        "source_precision": M.bootstrap_interval(r.get("source_precision") for r in run_items),
+        "abstention_accuracy": M.wilson_interval(sum(abstained), len(abstained)),
+        "false_abstention_rate": M.wilson_interval(sum(r["abstained"] for r in answerable), len(answerable)),
+    }
+    return {k: [round(lo, 3), round(hi, 3)] for k, v in found.items() if v is not None for lo, hi in [v]}
 
 
 # ----- judge agreement and thresholds ------------------------------------------------

@@ -142,7 +142,8 @@ def render_markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {c} | " + " | ".join(_fmt(r["metrics"]["fact_recall_by_category"].get(c)) for r in runs) + " |")
         lines.append("")
     if runs[0].get("splits"):
-        lines += ["## Dev and sealed test", "",
+        parts = list(runs[0]["splits"])
+        lines += ["## Dev and sealed test" if len(parts) > 1 else f"## The {parts[0]} part only", "",
                   "Items are split by a fixed hash of their id (`assistant/evaluation/splits.py`). "
                   "Tune on dev; test is only reported, so its items are not listed below.", "",
                   split_table(runs), ""]
@@ -174,11 +175,23 @@ def feedback_line(counts: dict[str, Any]) -> str:
 
 def split_table(runs: list[dict[str, Any]]) -> str:
     """One row per metric, a dev and a test column per configuration."""
-    cols = [(r["name"], part, r["splits"][part]) for r in runs for part in ("dev", "test")]
+    cols = [(r["name"], part, m) for r in runs for part, m in r["splits"].items()]
     head = "| metric | " + " | ".join(f"{name} {part}" for name, part, _ in cols) + " |"
     rule = "|---|" + "---:|" * len(cols)
-    rows = [f"| {label} | " + " | ".join(_fmt(m.get(key)) for _, _, m in cols) + " |" for key, label in TABLE]
-    return "\n".join([head, rule, *rows])
+    rows = [f"| {label} | " + " | ".join(_fmt_interval(m, key) for _, _, m in cols) + " |" for key, label in TABLE]
+    return "\n".join([head, rule, *rows, "", INTERVAL_NOTE])
+
+
+#: Under every dev/test table: what the bracketed ranges are.
+INTERVAL_NOTE = ("Brackets: 95 % interval (Wilson for rates, bootstrap over items for fact recall and "
+                 "source precision). Parts whose intervals overlap are not shown to differ.")
+
+
+def _fmt_interval(metrics: dict[str, Any], key: str) -> str:
+    """The value, with its 95 % interval when the harness measured one ("0.692 [0.42–0.87]")."""
+    value = _fmt(metrics.get(key))
+    bounds = (metrics.get("intervals") or {}).get(key)
+    return f"{value} [{bounds[0]:.2f}–{bounds[1]:.2f}]" if bounds and metrics.get(key) is not None else value
 
 
 def _judge_section(a: dict[str, Any], by_split: dict[str, Any] | None = None) -> list[str]:
@@ -351,12 +364,12 @@ def _judge_brief(result: dict[str, Any]) -> dict[str, Any] | None:
 
 def summary_table(results: dict[str, dict[str, Any]]) -> str:
     """One row per metric; a column per configuration, suite and part (dev, test)."""
-    cols = [(f"{run['name']} · {suite} · {part}", run["splits"][part])
-            for suite, result in results.items() for run in result["runs"] for part in ("dev", "test")]
+    cols = [(f"{run['name']} · {suite} · {part}", m)
+            for suite, result in results.items() for run in result["runs"] for part, m in run["splits"].items()]
     head = "| metric | " + " | ".join(name for name, _ in cols) + " |"
     rule = "|---|" + "---:|" * len(cols)
-    rows = [f"| {label} | " + " | ".join(_fmt(m.get(key)) for _, m in cols) + " |" for key, label in TABLE]
-    return "\n".join([head, rule, *rows])
+    rows = [f"| {label} | " + " | ".join(_fmt_interval(m, key) for _, m in cols) + " |" for key, label in TABLE]
+    return "\n".join([head, rule, *rows, "", INTERVAL_NOTE])
 
 
 def render_summary(results: dict[str, dict[str, Any]]) -> str:

@@ -93,6 +93,18 @@ def test_cli_reports_a_malformed_gold_file_and_writes_nothing(tmp_path):
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["gold.jsonl"]
 
 
+def test_cli_refuses_bounds_on_one_part_before_any_work(tmp_path):
+    from assistant.cli import main
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps(GOOD) + "\n")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["eval", "--gold", str(gold), "--split", "dev", "--check",
+                                       str(ROOT / "eval" / "thresholds.toml"), "--out", str(out)])
+    assert result.exit_code == 2 and "--split dev" in result.output and "--split all" in result.output
+    assert not out.exists()
+
+
 def test_overrides_and_compare_specs():
     assert parse_overrides(["k=4", "llm=extractive,chunk_tokens=96"]) == {"k": "4", "llm": "extractive", "chunk_tokens": "96"}
     assert parse_overrides(["ASSISTANT_K=4"]) == {"k": "4"}

@@ -172,3 +172,31 @@ def test_agreement_and_cohens_kappa_hand_computed():
     assert a["accuracy"] == 0.75 and a["precision"] == 1.0 and a["recall"] == 0.5
     assert a["kappa"] == pytest.approx(0.5)
     assert M.agreement([True, False], [True, False])["kappa"] == 1.0
+
+
+# ----- uncertainty -------------------------------------------------------------------
+def test_wilson_interval_hand_computed_and_inside_zero_one():
+    lo, hi = M.wilson_interval(3, 7)  # the unseen test part's 3 of 7 abstained
+    assert (round(lo, 3), round(hi, 3)) == (0.158, 0.750)
+    assert M.wilson_interval(0, 5)[0] == 0.0 and M.wilson_interval(5, 5)[1] == 1.0
+    assert M.wilson_interval(0, 0) is None
+
+
+def test_bootstrap_interval_is_reproducible_and_brackets_the_mean():
+    values = [1.0, 0.0, 1.0, 1.0, 0.5, None]
+    lo, hi = M.bootstrap_interval(values)
+    assert lo <= 0.7 <= hi and (lo, hi) == M.bootstrap_interval(values)  # fixed seed
+    assert M.bootstrap_interval([1.0] * 4) == (1.0, 1.0)
+    assert M.bootstrap_interval([None]) is None
+
+
+def test_aggregate_reports_intervals_for_rates_and_means():
+    items = [GoldItem("f-1", "q", True, [["60.3"]], ["a"]), GoldItem("f-2", "q", True, [["7"]], ["a"]),
+             GoldItem("u-1", "q", False)]
+    rows = [_row(items[0], "Exports rose 60.3%.", False), _row(items[1], "", True), _row(items[2], "", True)]
+    rows[0]["first_sentence_hit"], rows[1]["first_sentence_hit"] = True, False
+    intervals = aggregate(rows, items)["intervals"]
+    assert intervals["abstention_accuracy"] == [0.207, 1.0]  # 1 of 1
+    assert intervals["false_abstention_rate"][0] < 0.5 < intervals["false_abstention_rate"][1]
+    assert intervals["fact_recall"] == [0.0, 1.0]
+    assert "source_precision" not in intervals  # no item defines it

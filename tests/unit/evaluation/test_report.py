@@ -77,3 +77,12 @@ def test_refuses_to_replace_a_folder_that_is_not_a_report(tmp_path):
     with pytest.raises(InputError, match="not an eval report"):
         eval_report.write_report(_result(), tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_split_tables_print_intervals_and_only_the_parts_run():
+    dev = {"fact_recall": 0.9, "abstention_accuracy": 3 / 7, "intervals": {"abstention_accuracy": [0.158, 0.75]}}
+    runs = [{"name": "default", "splits": {"dev": dev}}]
+    table = eval_report.split_table(runs)
+    assert "| metric | default dev |" in table and "test" not in table.splitlines()[0]
+    assert "0.429 [0.16–0.75]" in table and "| fact recall | 0.900 |" in table
+    assert eval_report.INTERVAL_NOTE in table
