@@ -74,7 +74,8 @@ def find_dates(text: str, default_year: str | None = None) -> list[FoundDate]:
 
 _ORDINALS = {"first": "1", "1st": "1", "second": "2", "2nd": "2", "third": "3", "3rd": "3", "fourth": "4", "4th": "4"}
 _QUARTER = re.compile(
-    r"\b(?:q([1-4])|([1-4])q(?:\d{2})?|(first|1st|second|2nd|third|3rd|fourth|4th)[\s-]+quarter"
+    r"\b(?:q([1-4])|([1-4])q(?:\d{2})?|(first|1st|second|2nd|third|3rd|fourth|4th)[\s-]+"
+    r"(?:(?:fiscal|financial|calendar)[\s-]+)?quarter"
     r"|h([12]))\b",
     re.IGNORECASE,
 )
@@ -83,7 +84,8 @@ _QUARTER = re.compile(
 def quarters(text: str) -> set[str]:
     """Quarters and half-years named in ``text``, as "q1".."q4" and "h1", "h2".
 
-    A closed set of spellings ("Q3", "3Q19", "third quarter", "fourth-quarter", "H1"),
+    A closed set of spellings ("Q3", "3Q19", "third quarter", "fourth-quarter", "first fiscal
+    quarter", "H1"),
     read by pattern: spaCy labels "Q4" a place. "The first half" is left out: a
     match and a century have one too.
     """

@@ -218,6 +218,8 @@ def test_a_quarter_the_passages_never_mention_abstains_and_says_which_they_give(
 
     assert quarters("Revenue in the third quarter of 2019, Q4 and 1Q20; H2 guidance") == {"q3", "q4", "q1", "h2"}
     assert quarters("The quarterback scored in the first half at Q Street") == set()
+    # A company's reporting quarter is named with its kind between ordinal and noun.
+    assert quarters("42% of revenue in the First fiscal quarter of 2008; the fourth calendar quarter") == {"q1", "q4"}
     passage = "Apple reported revenue of $53.8 billion for the second quarter of 2019."
     chunks = [Document(passage, metadata={"id": "d:1"})]
     verdict = unpaired_quarters("What was Apple's revenue in Q3 2019?", chunks, [_span(passage)])
