@@ -74,7 +74,10 @@ def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:
             prev_index = len(spans) - 1 if same_paragraph and spans else None
             prev_end = e
             key = (meta["doc_id"], base + s, base + e)
-            statement = is_statement(text, listed=_is_list_item(chunk.page_content, s))
+            # The title line restates the document's name even when it has a verb ("To Kill a
+            # Mockingbird (paragraph 12)"), which ``is_title`` alone would keep.
+            statement = (is_statement(text, listed=_is_list_item(chunk.page_content, s))
+                         and text.strip() != str(meta.get("title", "")).strip())
             if key in seen or not statement:
                 prev_end = None if not statement else prev_end
                 continue

@@ -39,6 +39,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
                 continue
             if word and len(word[-1]) == 1 and word[-1].isupper():  # initials: "John D. Smith"
                 continue
+            # A sentence does not end inside brackets it opened: "the Yongle Emperor (r. 1402–1424)
+            # was ...", "(c. 1200)"; a bracket closed by the match itself ("(See below.) Next") is.
+            sentence = body[cut - line_start : m.end()]
+            if sentence.count("(") > sentence.count(")") or sentence.count("[") > sentence.count("]"):
+                continue
             _append_trimmed(text, spans, cut, line_start + m.start() + 1 + _closing_len(body, m))
             cut = line_start + m.end()
         _append_trimmed(text, spans, cut, line_start + len(body))

@@ -333,6 +333,30 @@ def test_a_verbless_list_item_is_evidence_but_a_verbless_title_line_is_not():
                                        "Prices rose 5% in June."]
 
 
+def test_the_title_line_is_not_evidence_even_with_a_verb():
+    from assistant.answering.evidence import spans_from_chunks
+
+    text = "To Kill a Mockingbird (paragraph 12)\n\nThe novel is known for its warmth and humor."
+    meta = {"start": 0, "doc_id": "d", "id": "d:1", "title": "To Kill a Mockingbird (paragraph 12)"}
+    assert [s.text for s in spans_from_chunks([Document(text, metadata=meta)])] == [
+        "The novel is known for its warmth and humor."]
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ('The Yongle Emperor (r. 1402–1424) "was the first Ming ruler." Weidner agrees.',
+         ['The Yongle Emperor (r. 1402–1424) "was the first Ming ruler."', "Weidner agrees."]),
+        ("He left (c. 1200). Then he came back.", ["He left (c. 1200).", "Then he came back."]),
+        ("(See below.) Next sentence here.", ["(See below.)", "Next sentence here."]),
+    ],
+)
+def test_a_sentence_does_not_end_inside_brackets_it_opened(text, sentences):
+    from assistant.text.sentences import sentence_spans
+
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+
+
 @pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
 def test_a_capital_named_for_its_country_supports_the_country_but_not_the_reverse():
     from assistant.text.places import containing_places
