@@ -74,10 +74,8 @@ def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:
             prev_index = len(spans) - 1 if same_paragraph and spans else None
             prev_end = e
             key = (meta["doc_id"], base + s, base + e)
-            # The title line restates the document's name even when it has a verb ("To Kill a
-            # Mockingbird (paragraph 12)"), which ``is_title`` alone would keep.
             statement = (is_statement(text, listed=_is_list_item(chunk.page_content, s))
-                         and text.strip() != str(meta.get("title", "")).strip())
+                         and not _is_title_line(text, str(meta.get("title", ""))))
             if key in seen or not statement:
                 prev_end = None if not statement else prev_end
                 continue
@@ -139,6 +137,14 @@ def is_title(text: str) -> bool:
     if not stripped or stripped.endswith(_SENTENCE_END):
         return False
     return not any(token.pos_ in ("VERB", "AUX") for token in parse(stripped))
+
+
+def _is_title_line(text: str, title: str) -> bool:
+    """The document's title line, which restates its name even with a verb ("To Kill a
+    Mockingbird (paragraph 12)") where ``is_title`` would keep it. A title ingest took from
+    the first sentence of an untitled text ends like a sentence, and that sentence stays."""
+    stripped = text.strip()
+    return bool(title) and stripped == title.strip() and not stripped.endswith(_SENTENCE_END)
 
 
 def question_overlap(question_words: set[str], text: str) -> float:
