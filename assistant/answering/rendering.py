@@ -8,6 +8,8 @@ to stream the same words the final answer will hold.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from assistant.answer import Citation, Claim, Conflict
@@ -77,9 +79,18 @@ def _citation(number: int, span: Span) -> Citation:
     )
 
 
+# A stop inside closing quotes or brackets: 'her dress "is for the stage."'.
+_STOP_BEFORE_CLOSERS = re.compile(r"([.!?])([\"'”’)\]]+)$")
+
+
 def _with_markers(sentence: str, citation_ids: list[int]) -> str:
     body = sentence.rstrip()
-    if body[-1:] in ".!?":
+    quoted = _STOP_BEFORE_CLOSERS.search(body)
+    if quoted:
+        # 'the stage." [2].' would leave the marker and a second stop behind the sentence's
+        # end for any splitter (and a reader): 'the stage" [2].' keeps them with it.
+        body, stop = body[: quoted.start()] + quoted.group(2), quoted.group(1)
+    elif body[-1:] in ".!?":
         body, stop = body[:-1], body[-1]
     else:
         stop = "."
