@@ -9,7 +9,6 @@ to stream the same words the final answer will hold.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 
 from assistant.answer import Citation, Claim, Conflict
