@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from common import ROOT, make_embeddings, make_index_embeddings, percentile, rss_mb  # noqa: E402
+from common import ROOT, make_embeddings, make_index_embeddings, percentile, rss_mb, write_report  # noqa: E402
 
 GO_DEEPER = [  # as bench/run.py asks them
     "How is China enforcing its rare earth export restrictions?",
@@ -103,9 +103,7 @@ def run(collections: int, rounds: int, backend: str, out: Path) -> dict:
         "rss_mb": {"one_open": memory_one, "ten_open": memory_ten},
     }
     shutil.rmtree(work, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "collections.json").write_text(json.dumps(report, indent=2))
-    (out / "collections.md").write_text(_markdown(report))
+    write_report(out, "collections", report, _markdown(report))
     return report
 
 

@@ -110,3 +110,10 @@ def git_commit() -> str | None:
                               cwd=ROOT, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def write_report(out: Path, name: str, report: dict, markdown: str) -> None:
+    """``out/<name>.json`` and ``out/<name>.md``, the pair every benchmark leaves."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown)

@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from common import ROOT, git_commit, make_embeddings, percentile  # noqa: E402
+from common import ROOT, git_commit, make_embeddings, percentile, write_report  # noqa: E402
 
 MODES = {
     "full": dict(clients=20, turns=25, baseline_turns=100, rounds=3),
@@ -193,9 +193,7 @@ def run(cfg: dict, out: Path, work: Path) -> dict:
                  "one store (engine, default pool) shared by every client thread",
         "scenarios": scenarios,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "conversation_writes.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "conversation_writes.md").write_text(markdown(report))
+    write_report(out, "conversation_writes", report, markdown(report))
     return report
 
 

@@ -51,7 +51,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from common import BIN, ROOT, make_embeddings, percentile  # noqa: E402
+from common import BIN, ROOT, make_embeddings, percentile, write_report  # noqa: E402
 from corpus import write_corpus  # noqa: E402
 
 
@@ -214,9 +214,7 @@ def run(questions_n: int, min_chunks: int, rounds: int, out: Path) -> dict:
         "asks": asks,
         "ingest": ingest,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "embeddings_server.json").write_text(json.dumps(report, indent=2))
-    (out / "embeddings_server.md").write_text(_markdown(report))
+    write_report(out, "embeddings_server", report, _markdown(report))
     return report
 
 

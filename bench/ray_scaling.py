@@ -49,7 +49,7 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from common import ROOT, dir_bytes  # noqa: E402
+from common import ROOT, dir_bytes, write_report  # noqa: E402
 from corpus import write_corpus  # noqa: E402
 
 SIZES = (1_000_000, 10_000_000)
@@ -342,9 +342,7 @@ def run(min_chunks: int, tiny: bool, out: Path) -> dict:
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ray_scaling.json").write_text(json.dumps(report, indent=2))
-    (out / "ray_scaling.md").write_text(_markdown(report))
+    write_report(out, "ray_scaling", report, _markdown(report))
     return report
 
 

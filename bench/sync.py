@@ -30,7 +30,6 @@ Writes ``sync.json`` and ``sync.md`` into ``bench/reports/`` (or ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -49,7 +48,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from common import git_commit, make_embeddings, percentile  # noqa: E402
+from common import git_commit, make_embeddings, percentile, write_report  # noqa: E402
 from corpus import seed_sentences, write_corpus  # noqa: E402
 
 MODES = {
@@ -241,9 +240,7 @@ def run(cfg: dict, out: Path, work: Path) -> dict:
         "latency": latency,
         "idle": idle,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sync.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "sync.md").write_text(markdown(report))
+    write_report(out, "sync", report, markdown(report))
     return report
 
 
