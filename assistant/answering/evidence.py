@@ -171,9 +171,12 @@ def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
             + LEXICAL_WEIGHT * span.overlap
         )
         span.base_score = span.score
-        if names:
-            words = set(content_words(span.text))
-            if any(n and n <= words for n in names):
+    if names:
+        naming = [any(n and n <= set(content_words(s.text)) for n in names) for s in spans]
+        for span, named in zip(spans, naming, strict=True):
+            # The sentence right after one naming it in the same paragraph is still about it
+            # ("The Islamic State ... (While a self-described state, it lacks recognition)").
+            if named or (span.previous is not None and naming[span.previous]):
                 span.score += ENTITY_BONUS
     # A sentence continuing a relevant one in the same paragraph is usually
     # about the same thing ("China intensified enforcement ... The Ministry

@@ -480,3 +480,20 @@ def test_a_figure_counts_when_the_name_is_in_its_lead_up():
     assert not gives_figure([figure], question)
     assert gives_figure([figure], question, [lead_up])
     assert not gives_figure([figure], question, ["Another refinery\nThe Tsumeb smelter opened. " + figure])
+
+
+def test_the_sentence_after_one_naming_the_questions_subject_shares_its_name_bonus():
+    from assistant.answering.evidence import ENTITY_BONUS, score_spans, spans_from_chunks
+
+    question = "What does the Islamic State lack?"
+    named = "The Islamic State is a militant group led by Sunni Arabs."
+    follow = "While a self-described state, it lacks international recognition."
+    elsewhere = "Other groups lack funding and support from abroad."
+    encoder = _Vectors({question: [1.0, 0.0], named: [0.6, 0.8], follow: [0.6, 0.8], elsewhere: [0.6, 0.8]})
+    chunks = [Document(f"{named} {follow}\n\n{elsewhere}", metadata={"start": 0, "doc_id": "d", "id": "d:1"})]
+    spans = spans_from_chunks(chunks)
+    score_spans(question, spans, encoder)
+    boost = {s.text: s.score - s.base_score for s in spans}
+    assert boost[named] == pytest.approx(ENTITY_BONUS)
+    assert boost[follow] == pytest.approx(ENTITY_BONUS)  # same paragraph, right after the name
+    assert boost[elsewhere] == pytest.approx(0.0)  # another paragraph: no bonus
