@@ -70,3 +70,38 @@ def test_dense_and_lexical_modes(make_assistant, seeds_copy):
     for mode in ("dense", "lexical"):
         docs = assistant.as_retriever(k=3, mode=mode).invoke("customs data exports jumped tonnes June")
         assert docs and docs[0].metadata["doc_id"] == STORY
+
+
+class _FixedIndex:
+    """Dense and BM25 rankings set by the test."""
+
+    def __init__(self, dense: list[str], lexical: list[tuple[str, float]]):
+        self.dense, self.lexical = dense, lexical
+
+    @staticmethod
+    def _hit(cid: str, score: float = 0.0):
+        from assistant.store.index import ChunkHit
+
+        return ChunkHit(cid, cid, {"doc_id": cid, "start": 0, "end": 10}, score)
+
+    def dense_search(self, vector, n):
+        return [self._hit(cid, 0.9 - i / 100) for i, cid in enumerate(self.dense[:n])]
+
+    def lexical_search(self, query, n):
+        return self.lexical[:n]
+
+    def get_chunks(self, ids):
+        return {cid: self._hit(cid) for cid in ids}
+
+
+def test_a_bm25_hit_on_words_every_chunk_has_earns_no_fusion_credit():
+    from assistant.answering.retrieval import LEXICAL_FLOOR, HybridRetriever
+    from tests.fakes import HashingEmbeddings
+
+    # "How long is the Rhine?": two chunks say "long"; the rest match only "Rhine", which all
+    # chunks say, and must not outrank the dense side's answer ("second-longest ... 1,230 km").
+    weak = LEXICAL_FLOOR * 1.0 / 2
+    index = _FixedIndex(dense=["answer", "other", "noise1", "noise2"],
+                        lexical=[("long1", 1.0), ("long2", 0.9), ("noise1", weak), ("noise2", weak)])
+    retriever = HybridRetriever(index=index, embeddings=HashingEmbeddings(), k=3)
+    assert [d.metadata["id"] for d in retriever.search("How long is the Rhine?")] == ["answer", "long1", "other"]
