@@ -158,7 +158,8 @@ class AnswerChain:
             def rewrite(follow_up: str, previous: str) -> str:
                 return rewrite_follow_up(self.chat_model, self.settings.llm, self.settings.prompts_dir,
                                          follow_up, previous)
-        return understand_question(question, history, self.settings.max_question_chars, rewrite)
+        return understand_question(question, history, self.settings.max_question_chars, rewrite,
+                                   case_forms=self.index.case_forms())
 
     def gather(self, query: str, k: int | None, documents: DocumentSnapshot, clock: StageClock,
                focus: str = "") -> GatheredEvidence:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from assistant.answering.safety import strip_injection
 from assistant.errors import InputError
 from assistant.text.language import NAME_LABELS, read
+from assistant.text.truecase import truecase
 from assistant.text.words import content_words
 
 #: Rewrites (follow-up, previous question) into one standalone question; the model's job.
@@ -48,7 +49,8 @@ class UnderstoodQuestion:
 
 
 def understand_question(question: object, history: list, max_chars: int,
-                        rewrite: Rewriter | None = None) -> UnderstoodQuestion:
+                        rewrite: Rewriter | None = None, case_forms: dict[str, str] | None = None
+                        ) -> UnderstoodQuestion:
     """Validate ``question``, cut out injected instructions, and condense a follow-up.
 
     Args:
@@ -56,12 +58,16 @@ def understand_question(question: object, history: list, max_chars: int,
         history: earlier turns, as ``condense_question`` accepts them.
         max_chars: the longest question accepted (``ASSISTANT_MAX_QUESTION_CHARS``).
         rewrite: a model that rewrites a follow-up as a standalone question (None: no model).
+        case_forms: how the documents write their names (``Index.case_forms``): a question
+            typed without capitals gets them back ("mp materials" -> "MP Materials"), so
+            the checks that read names see them.
 
     Raises:
         InputError: the question is not text, is empty, or is too long.
     """
     cleaned = validate_question(question, max_chars)
     asked, injected = strip_injection(cleaned)
+    asked = truecase(asked, case_forms or {}) if asked else asked
     query = condense_question(asked, history) if asked else ""
     rewritten = ""
     if rewrite is not None and query != asked:  # a follow-up

@@ -208,6 +208,10 @@ class Index:
         """BM25 over the snapshot's chunks: ``(chunk id, score)``, best first."""
         return self._load_snapshot()[1].search(query, n)
 
+    def case_forms(self) -> dict[str, str]:
+        """How the snapshot's chunks write their names: lower-case word -> its usual form ("mp" -> "MP")."""
+        return self._load_snapshot()[1].case_forms
+
     def get_chunks(self, ids: list[str]) -> dict[str, ChunkHit]:
         """Stored chunks by id (score 0); ids not stored are left out."""
         if not ids:

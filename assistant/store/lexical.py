@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.text.truecase import case_forms
 from assistant.text.words import content_words
 
 STALE_TMP_S = 600  # a save takes seconds; older temp folders are leftovers of a crash
@@ -27,9 +28,12 @@ class LexicalIndex:
     changed something) and loaded from disk otherwise, never per query.
     """
 
-    def __init__(self, ids: list[str], retriever) -> None:
+    def __init__(self, ids: list[str], retriever, forms: dict[str, str] | None = None) -> None:
         self.ids = ids
         self._retriever = retriever
+        # How the chunks write their names ("mp" -> "MP"), read with the same pass over the
+        # texts, for questions typed without capitals (``text.truecase``).
+        self.case_forms = forms or {}
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
@@ -39,7 +43,7 @@ class LexicalIndex:
         if ids:
             corpus = [tokenize(t) or ["_"] for t in texts]
             retriever.index(_as_tokenized(corpus), show_progress=False)
-        return cls(list(ids), retriever)
+        return cls(list(ids), retriever, case_forms(texts))
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
         tokens = tokenize(query)
@@ -65,6 +69,7 @@ class LexicalIndex:
             if self.ids:
                 self._retriever.save(str(tmp / "bm25"))
             (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": self.ids}))
+            (tmp / "case.json").write_text(json.dumps(self.case_forms))
             shutil.rmtree(folder, ignore_errors=True)
             # If another saver's folder landed first, ours is only a cache: drop it.
             with contextlib.suppress(OSError):
@@ -84,17 +89,19 @@ class LexicalIndex:
 
         try:
             meta = json.loads((folder / "ids.json").read_text())
+            # An index saved before names were counted has no case.json: rebuilt once.
+            forms = json.loads((folder / "case.json").read_text())
         except (OSError, ValueError):
             return None
         if meta.get("generation") != generation:
             return None
         if not meta["ids"]:
-            return cls([], bm25s.BM25())
+            return cls([], bm25s.BM25(), forms)
         try:
             retriever = bm25s.BM25.load(str(folder / "bm25"))
         except Exception:  # a half-written folder: rebuild instead
             return None
-        return cls(meta["ids"], retriever)
+        return cls(meta["ids"], retriever, forms)
 
 
 def _as_tokenized(corpus: list[list[str]]):
