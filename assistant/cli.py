@@ -334,11 +334,13 @@ def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None
 @click.option("--split", type=click.Choice(["all", "dev", "test"]), default="all", show_default=True,
               help="Which part of each gold file to run: dev while tuning (the sealed test numbers are "
               "then neither computed nor printed), test or all to report.")
+@click.option("--typed", type=click.Choice(["as-written", "lowercase"]), default="as-written", show_default=True,
+              help="Ask the questions as written, or as people often type them (lower case, no '?').")
 @click.option("--llm-threads", type=click.IntRange(1, 64), default=None,
               help="CPU threads of the local llama.cpp model (speed only; 1 is fastest on a busy machine).")
 @_handle_errors
 def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare, labels, thresholds, cache_dir,
-                 limit, split, llm_threads) -> None:
+                 limit, split, typed, llm_threads) -> None:
     """Score answers against gold files (dev and sealed test side by side); write a report with plots."""
     from pathlib import Path
 
@@ -366,17 +368,19 @@ def eval_command(suites, suites_file, gold, corpus, as_json, out, sets, compare,
     else:
         check_suites_out_dir(Path(out), {s.name for s in chosen})
     if thresholds:
-        if split != "all":
+        if split != "all" or typed != "as-written":
             from assistant.errors import InputError
 
-            raise InputError(f"--check bounds apply to whole gold files, not --split {split}; "
-                             "drop --split (or pass --split all) to check them.")
+            given = " ".join(([f"--split {split}"] if split != "all" else [])
+                             + ([f"--typed {typed}"] if typed != "as-written" else []))
+            raise InputError(f"--check bounds apply to whole gold files as written, not {given}; "
+                             "drop it (or pass --split all --typed as-written) to check them.")
         load_thresholds(thresholds)
     base = parse_overrides(sets)
     configs = [EvalConfig("default", base)]
     configs += [EvalConfig(c.name, {**base, **c.overrides}) for c in map(parse_compare, compare)]
     results, failures = run_suites(chosen, configs, thresholds=thresholds, cache_dir=cache_dir, limit=limit, split=split,
-                                   llm_threads=llm_threads, progress=_eval_progress())
+                                   typed=typed, llm_threads=llm_threads, progress=_eval_progress())
     path = write_report(results[chosen[0].name], out) if gold else write_suites_report(results, out)
     if as_json:
         click.echo(json.dumps(results[chosen[0].name] if gold else results, indent=2, ensure_ascii=False))
@@ -394,7 +398,8 @@ def _print_eval(results: dict) -> None:
 
     for name, result in results.items():
         part = "" if result.get("split", "all") == "all" else f" ({result['split']} part only)"
-        click.echo(f"\n## {name}: {result['gold']['n_items']} items{part}\n")
+        typed = "" if result.get("typed", "as-written") == "as-written" else ", questions typed in lower case"
+        click.echo(f"\n## {name}: {result['gold']['n_items']} items{part}{typed}\n")
         click.echo(metrics_table(result["runs"]))
         agreement = result.get("judge_agreement")
         if agreement:

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -186,11 +186,15 @@ def run_eval(
     embeddings: Any = None,
     llm_threads: int | None = None,
     split: str = "all",
+    typed: str = "as-written",
 ) -> dict[str, Any]:
     """Evaluate every configuration on the gold items; the first one is the headline.
 
     ``split`` ``"dev"`` runs only the part one tunes on, so a tuning loop never
     prints the sealed test numbers; ``"test"`` only those; ``"all"`` both, side by side.
+
+    ``typed`` ``"lowercase"`` asks every question as people often type it: lower case,
+    no question mark (``as_typed``); the gold answers stay the same.
 
     ``llm_threads`` sets ``Settings.llm_threads`` (the local llama.cpp model's CPU threads).
     It changes speed, not answers; on a busy machine one thread is several
@@ -204,6 +208,7 @@ def run_eval(
     items = gold if isinstance(gold, list) else load_gold(gold)
     items = in_split(items, split)
     items = items[:limit] if limit else items
+    items = as_typed(items, typed)
     configs = list(configs or [EvalConfig("default")])
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
@@ -245,7 +250,20 @@ def run_eval(
             for part in _parts(split)
         }
     result["split"] = split
+    result["typed"] = typed
     return result
+
+
+TYPED = ("as-written", "lowercase")
+
+
+def as_typed(items: list[GoldItem], typed: str) -> list[GoldItem]:
+    """The gold items with their questions as ``typed``: as written, or lower case without "?"."""
+    if typed not in TYPED:
+        raise InputError(f"typed must be one of {', '.join(TYPED)}, got {typed!r}.")
+    if typed == "as-written":
+        return items
+    return [replace(item, question=item.question.lower().rstrip(" ?")) for item in items]
 
 
 def run_suites(

@@ -122,6 +122,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"Generated {result.get('generated_at', '')} on gold file `{result['gold'].get('path')}` "
         f"({result['gold']['n_items']} items) over corpus {', '.join(f'`{c}`' for c in result['corpus'])}.",
         "",
+        *([TYPED_NOTE, ""] if result.get("typed", "as-written") != "as-written" else []),
         "## Configurations",
         "",
         "| name | overrides | llm | retrieval | k | chunk_tokens |",
@@ -372,10 +373,16 @@ def summary_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join([head, rule, *rows, "", INTERVAL_NOTE])
 
 
+TYPED_NOTE = ("Every question was asked as people often type it (`--typed lowercase`): lower case, "
+              "no question mark; the gold answers are the same.")
+
+
 def render_summary(results: dict[str, dict[str, Any]]) -> str:
     lines = ["# Eval summary", "",
              "Each suite is a gold file over its own corpus; dev is what we tune on, test is sealed "
              "(split by a fixed hash of the item id). Per-suite reports are in the folders beside this file.", ""]
+    if any(r.get("typed", "as-written") != "as-written" for r in results.values()):
+        lines += [TYPED_NOTE, ""]
     for suite, result in results.items():
         lines.append(f"- **{suite}**: `{result['gold'].get('path')}` ({result['gold']['n_items']} items) "
                      f"over {', '.join(f'`{c}`' for c in result['corpus'])}")

@@ -123,3 +123,18 @@ def test_shipped_judge_labels_are_valid_and_balanced():
     positives = sum(p["supported"] for p in pairs)
     assert 0.3 < positives / len(pairs) < 0.7
     assert len({p["id"] for p in pairs}) == len(pairs)
+
+
+def test_questions_can_be_asked_as_people_type_them():
+    import pytest
+
+    from assistant.errors import InputError
+    from assistant.evaluation.harness import GoldItem, as_typed
+
+    items = [GoldItem("story-01", "Who is the biggest owner of MP Materials?", True, [["JHL"]])]
+    assert as_typed(items, "as-written") == items
+    typed = as_typed(items, "lowercase")
+    assert typed[0].question == "who is the biggest owner of mp materials"
+    assert typed[0].facts == [["JHL"]] and items[0].question.endswith("?")  # the gold file's item is untouched
+    with pytest.raises(InputError, match="typed must be one of"):
+        as_typed(items, "shouting")
