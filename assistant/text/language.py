@@ -177,12 +177,32 @@ def _reading(doc: Any) -> Reading:
         all_lemmas=frozenset(t.lemma_.lower() for t in doc if not (t.is_punct or t.is_space)),
         entities=entities,
         values=frozenset(values),
-        negated=frozenset(t.head.lemma_.lower() for t in doc if t.dep_ == "neg"),
+        negated=_negated(doc),
         doers=_doers(doc),
         owners=_owners(doc),
         number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
         year_numbers=frozenset(int(t.text) for t in doc if _YEAR_TOKEN.fullmatch(t.text)),
     )
+
+
+# English's negative quantifiers: closed-class words of the grammar, like "not", that deny the
+# verb they attach to ("None of the venues were damaged", "no buildings collapsed"); spaCy
+# parses them as subjects and determiners, not as "neg".
+_NEGATIVE_QUANTIFIERS = frozenset({"no", "none", "nobody", "nothing", "neither", "nor", "nowhere", "no one"})
+
+
+def _negated(doc: Any) -> frozenset[str]:
+    """Lemmas of the words a negation denies: the head of a "neg" ("did not export" -> export),
+    and the verb a negative quantifier's phrase belongs to ("no buildings collapsed" -> collapse)."""
+    negated = {t.head.lemma_.lower() for t in doc if t.dep_ == "neg"}
+    for token in doc:
+        if token.lower_ not in _NEGATIVE_QUANTIFIERS or token.dep_ in ("neg", "cc", "preconj"):
+            continue
+        # "no" determines a noun whose verb is denied; "none"/"nothing" is that noun itself.
+        phrase = token.head if token.dep_ == "det" else token
+        if phrase.head.pos_ in ("VERB", "AUX") and phrase.head is not phrase:
+            negated.add(phrase.head.lemma_.lower())
+    return frozenset(negated)
 
 
 def _entity_text(ent: Any) -> str:

@@ -497,3 +497,10 @@ def test_the_sentence_after_one_naming_the_questions_subject_shares_its_name_bon
     assert boost[named] == pytest.approx(ENTITY_BONUS)
     assert boost[follow] == pytest.approx(ENTITY_BONUS)  # same paragraph, right after the name
     assert boost[elsewhere] == pytest.approx(0.0)  # another paragraph: no bonus
+
+
+def test_a_span_denying_with_none_or_no_does_not_support_the_plain_claim():
+    span = "None of the Olympic venues were damaged."
+    assert contradiction("Several Olympic venues were damaged.", span) == "negation"
+    assert contradiction("The Olympic venues were not damaged.", span) is None
+    assert contradiction("Several buildings collapsed.", "Walls cracked, but no buildings collapsed.") == "negation"

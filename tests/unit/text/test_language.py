@@ -38,3 +38,10 @@ def test_a_stop_word_used_as_a_name_or_noun_is_a_content_word():
     assert {"us", "mine", "state"} <= reading.lemmas
     assert [e.words for e in reading.entities if e.text == "US"] == [frozenset({"us"})]
     assert "which" not in reading.lemmas and "is" not in reading.lemmas
+
+
+def test_a_negative_quantifier_denies_its_verb():
+    assert "damage" in read("None of the Olympic venues were damaged.").negated
+    assert "collapse" in read("Reporters saw cracks, but no buildings collapsed.").negated
+    assert "come" in read("No one came.").negated
+    assert not read("Several Olympic venues were damaged.").negated
