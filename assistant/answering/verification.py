@@ -153,6 +153,9 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     owned = _other_owner(claim, span)
     if owned:
         return f"owner:{owned}"
+    swapped_kind = _other_modifier(claim, span)
+    if swapped_kind:
+        return f"modifier:{swapped_kind}"
     return None
 
 
@@ -174,6 +177,23 @@ def _place_within(place: Entity, span: Reading) -> bool:
 def _containing(span: Reading) -> frozenset[str]:
     """The places the span's places are part of, by WordNet (lower case)."""
     return frozenset().union(*(containing_places(e.text) for e in span.entities if e.label in _PLACE_LABELS))
+
+
+def _other_modifier(claim: Reading, span: Reading) -> str | None:
+    """A noun the claim qualifies with a word the span does not use, where the span qualifies
+    the same noun with another: "a passenger train derailed" against "a cargo train ... derailed".
+
+    Every other word is there, so overlap and similarity pass it; the parse shows the one
+    slot filled differently. A modifier WordNet relates to the span's ("freight" for
+    "cargo") or that the span uses anywhere is a paraphrase, not another thing.
+    """
+    for noun, word in claim.modifiers:
+        if word in span.all_lemmas or noun not in span.lemmas:
+            continue
+        theirs = {w for n, w in span.modifiers if n == noun and w not in claim.all_lemmas}
+        if theirs and not any(w in related(word) or word in related(w) for w in theirs):
+            return f"{word} {noun}"
+    return None
 
 
 def _other_owner(claim: Reading, span: Reading) -> str | None:

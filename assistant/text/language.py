@@ -59,6 +59,9 @@ class Reading:
     doers: frozenset[tuple[str, str]] = frozenset()
     # (noun lemma, proper-noun word) for each name that owns a noun: "India's PMO" -> {("pmo", "india")}.
     owners: frozenset[tuple[str, str]] = frozenset()
+    # (head noun lemma, modifier lemma) for each common word modifying a noun: "a cargo train"
+    # -> {("train", "cargo")}, "a mysterious creature" -> {("creature", "mysterious")}.
+    modifiers: frozenset[tuple[str, str]] = frozenset()
     # Content lemmas that write a number ("1.3", "million", "twenty"): compared by value, not spelling.
     number_lemmas: frozenset[str] = frozenset()
     # Four-digit numbers in the calendar range, wherever they stand: spaCy leaves "1997" in
@@ -180,6 +183,9 @@ def _reading(doc: Any) -> Reading:
         negated=_negated(doc),
         doers=_doers(doc),
         owners=_owners(doc),
+        modifiers=frozenset((t.head.lemma_.lower(), t.lemma_.lower()) for t in doc
+                            if t.dep_ in ("amod", "compound") and t.pos_ in ("NOUN", "ADJ")
+                            and t.head.pos_ == "NOUN"),
         number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
         year_numbers=frozenset(int(t.text) for t in doc if _YEAR_TOKEN.fullmatch(t.text)),
     )

@@ -504,3 +504,12 @@ def test_a_span_denying_with_none_or_no_does_not_support_the_plain_claim():
     assert contradiction("Several Olympic venues were damaged.", span) == "negation"
     assert contradiction("The Olympic venues were not damaged.", span) is None
     assert contradiction("Several buildings collapsed.", "Walls cracked, but no buildings collapsed.") == "negation"
+
+
+def test_a_noun_qualified_by_another_word_than_the_spans_is_another_thing():
+    span = ("Meanwhile, a cargo train carrying 13 petrol tanks derailed in Hui County, Gansu, "
+            "and caught on fire after the rail was distorted.")
+    assert contradiction("A passenger train derailed in Hui County, Gansu, and caught fire.", span) == (
+        "modifier:passenger train")
+    assert contradiction("A cargo train derailed in Hui County, Gansu, and caught fire.", span) is None
+    assert contradiction("A freight train derailed in Hui County, Gansu.", span) is None  # WordNet: freight ~ cargo
