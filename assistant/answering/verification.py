@@ -153,6 +153,9 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     owned = _other_owner(claim, span)
     if owned:
         return f"owner:{owned}"
+    paired = _paired_elsewhere(claim, span)
+    if paired:
+        return f"paired:{paired}"
     swapped_kind = _other_modifier(claim, span)
     if swapped_kind:
         return f"modifier:{swapped_kind}"
@@ -177,6 +180,24 @@ def _place_within(place: Entity, span: Reading) -> bool:
 def _containing(span: Reading) -> frozenset[str]:
     """The places the span's places are part of, by WordNet (lower case)."""
     return frozenset().union(*(containing_places(e.text) for e in span.entities if e.label in _PLACE_LABELS))
+
+
+def _paired_elsewhere(claim: Reading, span: Reading) -> str | None:
+    """An amount or date the claim attaches to what the span attaches another to.
+
+    "The iPod came out in 2004, but its sales stayed slow until 2001" against
+    "... released in 2001, ... sales to be relatively slow until 2004": both years
+    are there, so the amount check passes; the parse shows each attached to the
+    other's phrase. Only a span stating two or more amounts or dates can say this.
+    """
+    if len({v for values, _ in span.attachments for v in values}) < 2:
+        return None
+    for values, words in claim.attachments:
+        same = set().union(*(w for v, w in span.attachments if v & values))
+        other = set().union(*(w for v, w in span.attachments if not v & values)) - same
+        if same and not words & same and words & other:
+            return "/".join(f"{v:g}" for v in sorted(values))
+    return None
 
 
 def _other_modifier(claim: Reading, span: Reading) -> str | None:

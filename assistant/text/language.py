@@ -62,6 +62,9 @@ class Reading:
     # (head noun lemma, modifier lemma) for each common word modifying a noun: "a cargo train"
     # -> {("train", "cargo")}, "a mysterious creature" -> {("creature", "mysterious")}.
     modifiers: frozenset[tuple[str, str]] = frozenset()
+    # (values, content lemmas of what it qualifies) for each amount or date: "released in 2001,
+    # ... slow until 2004" -> ({2001}, {release, ipod}), ({2004}, {slow, sale, ...}).
+    attachments: tuple[tuple[frozenset[float], frozenset[str]], ...] = ()
     # Content lemmas that write a number ("1.3", "million", "twenty"): compared by value, not spelling.
     number_lemmas: frozenset[str] = frozenset()
     # Four-digit numbers in the calendar range, wherever they stand: spaCy leaves "1997" in
@@ -183,8 +186,9 @@ def _reading(doc: Any) -> Reading:
         negated=_negated(doc),
         doers=_doers(doc),
         owners=_owners(doc),
+        attachments=_attachments(doc, entities),
         modifiers=frozenset((t.head.lemma_.lower(), t.lemma_.lower()) for t in doc
-                            if t.dep_ in ("amod", "compound") and t.pos_ in ("NOUN", "ADJ")
+                            if t.dep_ in ("amod", "compound") and t.pos_ in ("NOUN", "ADJ") and t.is_alpha
                             and t.head.pos_ == "NOUN"),
         number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
         year_numbers=frozenset(int(t.text) for t in doc if _YEAR_TOKEN.fullmatch(t.text)),
@@ -238,6 +242,32 @@ def _doers(doc: Any) -> frozenset[tuple[str, str]]:
                 pairs.update((verb.lemma_.lower(), t.lower_) for t in child.subtree
                              if t.pos_ == "PROPN" or t.ent_type_ in NAME_LABELS)
     return frozenset(pairs)
+
+
+def _attachments(doc: Any, entities: tuple[Entity, ...]) -> tuple[tuple[frozenset[float], frozenset[str]], ...]:
+    """What each amount or date qualifies: the content lemmas of the phrase it attaches to
+    (through a preposition: "in 2001" -> "released"), without the branches that carry
+    another amount or date ("..., but sales stayed slow until 2004") unless it was written
+    before them."""
+    dated = [(ent, e) for ent, e in zip(doc.ents, entities, strict=True)
+             if e.label in NUMERIC_LABELS | TIME_LABELS and e.values]
+    out = []
+    for ent, entity in dated:
+        node = ent.root.head
+        while node.pos_ == "ADP" and node.head is not node:
+            node = node.head
+        others = {o.root.i for o, _ in dated if o is not ent}
+        # A date written before its verb scopes over the clauses joined to it ("In 1760 the
+        # British won ..., and exports rose ..."); one written after it does not.
+        fronted = ent.start < node.i
+        skipped = {t.i for child in node.children
+                   if any(t.i in others for t in child.subtree) and not (fronted and child.dep_ == "conj")
+                   for t in child.subtree}
+        skipped |= {t.i for t in ent}
+        lemmas = frozenset(t.lemma_.lower() for t in node.subtree
+                           if t.i not in skipped and _is_content(t) and not t.like_num)
+        out.append((entity.values, lemmas))
+    return tuple(out)
 
 
 def _owners(doc: Any) -> frozenset[tuple[str, str]]:

@@ -513,3 +513,15 @@ def test_a_noun_qualified_by_another_word_than_the_spans_is_another_thing():
         "modifier:passenger train")
     assert contradiction("A cargo train derailed in Hui County, Gansu, and caught fire.", span) is None
     assert contradiction("A freight train derailed in Hui County, Gansu.", span) is None  # WordNet: freight ~ cargo
+
+
+def test_two_dates_swapped_between_their_phrases_contradict_the_span():
+    span = ("Though the iPod was released in 2001, its price and Mac-only compatibility caused sales "
+            "to be relatively slow until 2004.")
+    assert (contradiction("The iPod came out in 2004, but its sales stayed slow until 2001.", span) or ""
+            ).startswith("paired:")
+    assert contradiction("The iPod came out in 2001, but its sales stayed slow until 2004.", span) is None
+    assert contradiction("Sales of the iPod were slow until 2004.", span) is None
+    # One date in the span: nothing to swap with (the date check decides).
+    assert contradiction("British librarians ranked the book ahead of the Bible in 2006.",
+                         "In 2006, British librarians ranked the book ahead of the Bible.") is None
