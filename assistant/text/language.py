@@ -210,7 +210,8 @@ def _negated(doc: Any) -> frozenset[str]:
             continue
         # "no" determines a noun whose verb is denied; "none"/"nothing" is that noun itself.
         phrase = token.head if token.dep_ == "det" else token
-        if phrase.head.pos_ in ("VERB", "AUX") and phrase.head is not phrase:
+        # By position: spaCy makes a new token object on every access, so "is" never matches.
+        if phrase.head.pos_ in ("VERB", "AUX") and phrase.head.i != phrase.i:
             negated.add(phrase.head.lemma_.lower())
     return frozenset(negated)
 
@@ -254,9 +255,9 @@ def _attachments(doc: Any, entities: tuple[Entity, ...]) -> tuple[tuple[frozense
     out = []
     for ent, entity in dated:
         node = ent.root.head
-        while node.pos_ == "ADP" and node.head is not node:
+        while node.pos_ == "ADP" and node.head.i != node.i:  # the root is its own head (by position)
             node = node.head
-        others = {o.root.i for o, _ in dated if o is not ent}
+        others = {o.root.i for o, _ in dated if o.start != ent.start}
         # A date written before its verb scopes over the clauses joined to it ("In 1760 the
         # British won ..., and exports rose ..."); one written after it does not.
         fronted = ent.start < node.i

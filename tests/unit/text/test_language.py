@@ -45,3 +45,9 @@ def test_a_negative_quantifier_denies_its_verb():
     assert "collapse" in read("Reporters saw cracks, but no buildings collapsed.").negated
     assert "come" in read("No one came.").negated
     assert not read("Several Olympic venues were damaged.").negated
+
+
+def test_a_date_under_a_preposition_at_the_root_is_read_without_looping():
+    # spaCy parses "On" as the root here; walking up through prepositions must stop at it.
+    reading = read("On March 23, 1833, who headlined and performed with Chopin at a concert?")
+    assert any(1833.0 in values for values, _ in reading.attachments)
