@@ -61,7 +61,7 @@ def _shape(question: str) -> QuestionShape:
     if word == "why":
         return QuestionShape(broad=True)
     if word == "how":
-        modified = wh.head.lower_ if wh.head is not wh else ""
+        modified = wh.head.lower_ if wh.head.i != wh.i else ""  # by position: tokens are new objects per access
         if modified in HOW_AMOUNT:
             return QuestionShape(False, AMOUNTS)
         if modified in HOW_TIME:
