@@ -120,7 +120,8 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     value: "7,742" = "7742", "three" = "3", "1.3 million" = "1,300,000"), every
     date and every named thing it mentions must be in the span, a verb negated
     on one side only is a contradiction, and so is a word whose WordNet antonym
-    the span uses instead.
+    the span uses instead, a doer or owner swapped, an amount or date attached to
+    another phrase than in the span, or a noun qualified by another word.
     """
     for entity in claim.entities:
         if entity.label in NUMERIC_LABELS:
