@@ -148,18 +148,12 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
     for word in claim.all_lemmas - span.all_lemmas:
         if antonyms(word) & span.all_lemmas:
             return f"antonym:{word}"
-    swapped = _swapped_doer(claim, span)
-    if swapped:
-        return f"roles:{swapped}"
-    owned = _other_owner(claim, span)
-    if owned:
-        return f"owner:{owned}"
-    paired = _paired_elsewhere(claim, span)
-    if paired:
-        return f"paired:{paired}"
-    swapped_kind = _other_modifier(claim, span)
-    if swapped_kind:
-        return f"modifier:{swapped_kind}"
+    # The parse's structure: who does it, whose it is, what a year or amount belongs to, which kind.
+    for kind, check in (("roles", _swapped_doer), ("owner", _other_owner), ("paired", _paired_elsewhere),
+                        ("modifier", _other_modifier)):
+        found = check(claim, span)
+        if found:
+            return f"{kind}:{found}"
     return None
 
 
