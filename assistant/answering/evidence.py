@@ -147,10 +147,11 @@ def _is_title_line(text: str, title: str) -> bool:
     return bool(title) and stripped == title.strip() and not stripped.endswith(_SENTENCE_END)
 
 
-def question_overlap(question_words: set[str], text: str) -> float:
+def question_overlap(question_words: set[str], words: set[str]) -> float:
+    """The share of the question's content words a sentence's content ``words`` hold."""
     if not question_words:
         return 0.0
-    return len(question_words & set(content_words(text))) / len(question_words)
+    return len(question_words & words) / len(question_words)
 
 
 def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
@@ -162,9 +163,10 @@ def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
     cosines = m @ q
     q_words = set(content_words(question))
     names = [set(content_words(n)) for n in question_entities(question)]
-    for span, cos in zip(spans, cosines, strict=True):
+    words = [set(content_words(s.text)) for s in spans]  # each sentence tokenized once
+    for span, cos, own in zip(spans, cosines, words, strict=True):
         span.cosine = float(cos)
-        span.overlap = question_overlap(q_words, span.text)
+        span.overlap = question_overlap(q_words, own)
         span.score = (
             SENTENCE_WEIGHT * span.cosine
             + CHUNK_WEIGHT * max(span.chunk_score, span.cosine)
@@ -172,7 +174,7 @@ def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
         )
         span.base_score = span.score
     if names:
-        naming = [any(n and n <= set(content_words(s.text)) for n in names) for s in spans]
+        naming = [any(n and n <= own for n in names) for own in words]
         for span, named in zip(spans, naming, strict=True):
             # The sentence right after one naming it in the same paragraph is still about it
             # ("The Islamic State ... (While a self-described state, it lacks recognition)").

@@ -187,9 +187,7 @@ def _reading(doc: Any) -> Reading:
         doers=_doers(doc),
         owners=_owners(doc),
         attachments=_attachments(doc, entities),
-        modifiers=frozenset((t.head.lemma_.lower(), t.lemma_.lower()) for t in doc
-                            if t.dep_ in ("amod", "compound") and t.pos_ in ("NOUN", "ADJ") and t.is_alpha
-                            and t.head.pos_ == "NOUN"),
+        modifiers=_modifiers(doc),
         number_lemmas=frozenset(t.lemma_.lower() for t in doc if t.like_num and not (t.is_stop or t.is_punct)),
         year_numbers=frozenset(int(t.text) for t in doc if _YEAR_TOKEN.fullmatch(t.text)),
     )
@@ -198,7 +196,7 @@ def _reading(doc: Any) -> Reading:
 # English's negative quantifiers: closed-class words of the grammar, like "not", that deny the
 # verb they attach to ("None of the venues were damaged", "no buildings collapsed"); spaCy
 # parses them as subjects and determiners, not as "neg".
-_NEGATIVE_QUANTIFIERS = frozenset({"no", "none", "nobody", "nothing", "neither", "nor", "nowhere", "no one"})
+_NEGATIVE_QUANTIFIERS = frozenset({"no", "none", "nobody", "nothing", "neither", "nor", "nowhere"})
 
 
 def _negated(doc: Any) -> frozenset[str]:
@@ -269,6 +267,13 @@ def _attachments(doc: Any, entities: tuple[Entity, ...]) -> tuple[tuple[frozense
                            if t.i not in skipped and _is_content(t) and not t.like_num)
         out.append((entity.values, lemmas))
     return tuple(out)
+
+
+def _modifiers(doc: Any) -> frozenset[tuple[str, str]]:
+    """Which kind of thing each noun is, from the parse: (noun, common word qualifying it), "a cargo train"."""
+    return frozenset((t.head.lemma_.lower(), t.lemma_.lower()) for t in doc
+                     if t.dep_ in ("amod", "compound") and t.pos_ in ("NOUN", "ADJ") and t.is_alpha
+                     and t.head.pos_ == "NOUN")
 
 
 def _owners(doc: Any) -> frozenset[tuple[str, str]]:
