@@ -94,18 +94,34 @@ def test_the_stream_is_the_verified_answer_text(ready, llm, writer, reply, quest
         assert all("[" in piece for piece in pieces if "As of" not in piece)  # each with its marker
 
 
-def test_a_verified_direct_sentence_goes_first_then_the_evidence(ready):
-    model = GenericFakeChatModel(messages=iter([AIMessage(content="Smuggling tactics include mislabeling rare earths as solder paste.")]))
+WHOLE_SPAN = ("The Ministry of State Security's public disclosure of smuggling tactics, such as mislabeling rare earths "
+              "as solder paste or embedding them in ceramics, signals a robust effort to safeguard national resources.")
+
+
+def test_a_verified_direct_sentence_saying_all_its_span_says_goes_first_in_its_place(ready):
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=WHOLE_SPAN)]))
     plain, _ = ready()
     assistant, folder = ready(llm="openai", chat_model=model)
     question = "What smuggling tactics did the Ministry of State Security disclose?"
     answer = assistant.ask(question)
     assert answer.metadata["direct"]["kept"] and "fallback" not in answer.metadata
-    assert answer.claims[0].text == "Smuggling tactics include mislabeling rare earths as solder paste."
-    assert answer.text.startswith("Smuggling tactics include mislabeling rare earths as solder paste [1].")
+    assert answer.claims[0].text == WHOLE_SPAN
+    assert answer.text.startswith(WHOLE_SPAN[:-1] + " [1].")
     _check_snippets(answer, folder)
-    extractive = plain.ask(question)
-    assert extractive.text in answer.text  # the evidence follows, as the extractive answer quotes it
+    quoted = plain.ask(question).claims
+    assert [c.text for c in answer.claims[1:]] == [c.text for c in quoted[1:]]  # the rest of the evidence follows
+
+
+def test_a_direct_sentence_saying_part_of_its_span_gives_way_to_the_span(ready):
+    """Shown first, a shortened span would be repeated by the span right after it."""
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="Smuggling tactics include mislabeling rare earths as solder paste.")]))
+    plain, _ = ready()
+    assistant, _ = ready(llm="openai", chat_model=model)
+    question = "What smuggling tactics did the Ministry of State Security disclose?"
+    answer = assistant.ask(question)
+    assert answer.metadata["direct"] == {"written": "Smuggling tactics include mislabeling rare earths as solder paste.",
+                                         "kept": True, "shown": False}
+    assert answer.text == plain.ask(question).text
 
 
 def test_an_unsupported_direct_sentence_falls_back_to_the_extractive_answer(ready):
