@@ -15,9 +15,12 @@ from typing import Any
 
 from assistant.errors import InputError
 from assistant.ingest.formats import FORMAT_SUFFIXES, check_size, extract
+from assistant.ingest.markdown_text import markdown_to_text
+from assistant.ingest.unwrap import unwrap_hard_wrapped
 from assistant.text.dates import find_dates
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+TEXT_SUFFIXES = (".txt", *MARKDOWN_SUFFIXES)
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + FORMAT_SUFFIXES
 
 # Section headings these explainer/news pages use. Matching is on a
@@ -216,6 +219,19 @@ def read_text_file(path: Path, max_bytes: int) -> str:
     return text
 
 
+def read_plain_text(path: Path, max_bytes: int) -> str:
+    """A ``.txt``/``.md`` file's text as the index keeps it.
+
+    Markdown as its reader reads it (``markdown_text.markdown_to_text``: syntax out, paragraphs
+    on one line); plain text as written, or with the paragraphs of a hard-wrapped file joined
+    back onto one line each (``unwrap.unwrap_hard_wrapped``).
+    """
+    text = read_text_file(path, max_bytes)
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        return markdown_to_text(text)
+    return unwrap_hard_wrapped(text)
+
+
 def document_id_for(path: Path) -> str:
     """The contract: a document's id is its file stem."""
     return path.stem
@@ -316,7 +332,7 @@ def read_document(path: Path, doc_id: str, max_bytes: int = 20_000_000) -> Docum
         InputError: the file is refused, with a message naming it.
     """
     if path.suffix.lower() not in FORMAT_SUFFIXES:
-        return parse_document(read_text_file(path, max_bytes), doc_id, str(path))
+        return parse_document(read_plain_text(path, max_bytes), doc_id, str(path))
     try:
         extracted = extract(path, max_bytes)
     except (InputError, OSError):

@@ -7,7 +7,7 @@ and writes what comes back through the single-process pipeline's writer.
 
 Each stage keeps the single-process semantics exactly:
 
-- a file is read with the same functions (``read_text_file``,
+- a file is read with the same functions (``read_plain_text``,
   ``read_document``), so a refused file is refused with the same message;
 - its content hash is taken before parsing, and a file whose hash the
   manifest already has is skipped without being parsed or chunked;
@@ -37,7 +37,7 @@ import numpy as np
 
 from assistant.errors import InputError
 from assistant.ingest.chunking import Chunk, chunk_document
-from assistant.ingest.documents import Document, parse_document, read_document, read_text_file
+from assistant.ingest.documents import Document, parse_document, read_document, read_plain_text
 from assistant.ingest.formats import FORMAT_SUFFIXES
 
 # What the parse stage says of a file.
@@ -152,7 +152,7 @@ def _parse_one(
             doc = read_document(path, doc_id, max_bytes)  # the hash is of the extracted text
             text = doc.text
         else:
-            text = read_text_file(path, max_bytes)
+            text = read_plain_text(path, max_bytes)
     except FileNotFoundError as exc:
         return MISSING, f"cannot read: {exc.strerror or exc}", "", None
     except InputError as exc:

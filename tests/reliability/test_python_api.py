@@ -105,9 +105,11 @@ def test_bad_questions_and_files_through_the_python_api_lose_nothing(tmp_path):
         reason = refused[name].replace(str(bad) + "/", "")
         tried.append({"surface": "python", "input": f"file: {kind}", "outcome": f"refused: {reason[:110]}"})
     assert sorted(report.added) == ["good", "page"]
-    # HTML in a document is kept as plain text, exactly as written.
-    assert "<script>alert('doc')</script>" in assistant.document_text("page")
-    tried.append({"surface": "python", "input": "file: HTML/JS in a Markdown document", "outcome": "indexed as plain text, verbatim"})
+    # HTML in a Markdown document is not text its reader reads: tags and script bodies are dropped.
+    page = assistant.document_text("page")
+    assert "The yttrium plant opened." in page and "<" not in page and "alert" not in page
+    tried.append({"surface": "python", "input": "file: HTML/JS in a Markdown document",
+                  "outcome": "indexed as its text; tags and script bodies dropped"})
 
     for paths, what in ([["/no/such/folder"], "missing path"], [[], "no path"],
                         [[str(bad / ".." / "bad" / ".." / ".." / "nowhere")], "path traversal to a missing folder"]):
