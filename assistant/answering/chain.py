@@ -36,6 +36,7 @@ from assistant.answering.evidence import (
 )
 from assistant.answering.evidence_coverage import unmatched_nouns
 from assistant.answering.followups import suggest_follow_ups
+from assistant.answering.overview import asks_for_overview, document_openings
 from assistant.answering.question_shape import question_shape
 from assistant.answering.questions import (
     UnderstoodQuestion,
@@ -119,6 +120,9 @@ class AnswerChain:
         metadata = self._start_metadata(understood)
         # A follow-up's own words ("What about Japan?") steer which sentences answer it.
         focus = understood.asked if understood.query != understood.asked else ""
+        if not history and asks_for_overview(understood.asked, self.embeddings):
+            yield from self._overview(understood.asked, documents, metadata, clock)
+            return
         gathered = self.gather(understood.query, k, documents, clock, focus)
         metadata["retrieved"] = [c.metadata["id"] for c in gathered.chunks]
         metadata["best_evidence_score"] = gathered.best_score()
@@ -255,6 +259,22 @@ class AnswerChain:
         clock.since_start("total_s")
         yield Answer(text=text, citations=rendered.citations, claims=rendered.claims, abstained=True,
                      metadata=metadata, timings=clock.rounded())
+
+    def _overview(self, asked: str, documents: DocumentSnapshot, metadata: dict[str, Any],
+                  clock: StageClock) -> Iterator[str | Answer]:
+        """Answer a question about the documents themselves by each one's opening sentence, cited."""
+        openings = document_openings(documents, self.index)
+        attach_source_facts(openings, documents)
+        metadata["overview"] = {"documents": len(documents), "quoted": len(openings)}
+        lead = (f"There are {len(documents)} documents. Their opening sentences, newest first: "
+                if len(documents) != 1 else "There is one document. It opens: ") if openings else ""
+        shown = ShownText(ClaimRenderer(openings), lead, clock)
+        for claim in extractive_claims(openings):
+            yield shown.add(claim)
+        if len(documents) > len(openings):
+            yield shown.note(f" {len(documents) - len(openings)} more documents are indexed; ask about a topic "
+                             "or name one to hear what it says.")
+        yield self.finish(asked, GatheredEvidence([], openings, openings), shown, [], documents, metadata, clock)
 
     @staticmethod
     def _as_of_lead(asked: str, evidence: list[Span], documents: DocumentSnapshot, metadata: dict[str, Any]) -> str:

@@ -91,7 +91,8 @@ def _inline_text(token) -> str:
         if child.type in ("text", "code_inline") and not in_script:
             parts.append(child.content)
         elif child.type == "softbreak":
-            parts.append(" ")
+            # "Swiss-" + "Liechtenstein": a hyphenated word the source wrapped at its hyphen.
+            parts.append("" if parts and re.search(r"\w-$", parts[-1]) else " ")
         elif child.type == "hardbreak":
             parts.append("\n")
     return re.sub(r"[ \t]{2,}", " ", "".join(parts))

@@ -85,6 +85,19 @@ def test_off_topic_questions_abstain(real, question):
     assert answer.abstained and not answer.citations
 
 
+@pytest.mark.parametrize("question", ["What are these documents about?", "Summarize the main points.",
+                                      "what's in here"])
+def test_a_question_about_the_documents_is_answered_by_their_openings(real, question):
+    answer = real.ask(question)
+    assert not answer.abstained and answer.metadata["overview"]["quoted"] == 2
+    _assert_exact_snippets(answer)
+
+
+@pytest.mark.parametrize("question", GO_DEEPER + ["What is the headline of the Particle.news story?"])
+def test_questions_about_a_topic_are_not_taken_for_overview_requests(real, question):
+    assert "overview" not in real.ask(question).metadata
+
+
 def test_unchanged_reingest_is_a_no_op(real):
     report = real.ingest([SEEDS])
     assert report.added == [] and report.updated == [] and len(report.skipped) == 2

@@ -242,3 +242,20 @@ def test_a_sentence_cut_off_by_the_token_limit_is_not_a_claim():
     assert finished_sentences(raw) == "Exports jumped 60.3% in June [1]."
     assert finished_sentences("One sentence [2].") == "One sentence [2]."
     assert finished_sentences("He said “it rose.”") == "He said “it rose.”"
+
+
+def test_a_question_about_the_documents_themselves_gets_each_ones_opening_cited(ready):
+    assistant, folder = ready()
+    answer = assistant.ask("What are these documents about?")
+    assert not answer.abstained and answer.text.startswith("There are 2 documents.")
+    assert answer.metadata["overview"] == {"documents": 2, "quoted": 2}
+    assert sorted(c.source for c in answer.citations) == sorted([STORY, EXPLAINER])
+    _check_snippets(answer, folder)
+    # In a conversation the same words lean on what came before: answered as a follow-up.
+    follow_up = assistant.ask("What are these documents about?", history=[("What is a quota?", answer.text)])
+    assert "overview" not in follow_up.metadata
+
+
+def test_a_question_naming_something_is_never_taken_for_a_request_for_an_overview(ready):
+    assistant, _ = ready()
+    assert "overview" not in assistant.ask("What are the documents about China about?").metadata

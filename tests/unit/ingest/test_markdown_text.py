@@ -55,6 +55,11 @@ def test_structure_is_kept_headings_bullets_numbered_items_table_rows_and_code()
     assert lines[-1] == "docker compose up"
 
 
+def test_a_word_wrapped_at_its_hyphen_is_joined_without_a_space():
+    assert markdown_to_text("forms part of the Swiss-\nLiechtenstein border") == \
+        "forms part of the Swiss-Liechtenstein border\n"
+
+
 def test_a_file_without_markdown_syntax_keeps_its_lines():
     text = "Rare earths\n\nChina restricts exports.\n\nThe US responds.\n"
     assert markdown_to_text(text) == "Rare earths\n\nChina restricts exports.\n\nThe US responds.\n"
