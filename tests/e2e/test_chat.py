@@ -143,7 +143,8 @@ def test_abstention_and_html_in_a_question_are_shown_as_text(chat, output_dir) -
 
 def test_upload_refuses_by_name_and_a_poisoned_document_stays_inert(chat, server, output_dir, tmp_path) -> None:
     page = chat
-    poisoned = tmp_path / "zorblax<script>.md"
+    # Plain text keeps its HTML as written (Markdown's is dropped at ingest), so the page must show it inert.
+    poisoned = tmp_path / "zorblax<script>.txt"
     poisoned.write_text(POISONED, encoding="utf-8")
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"\x00\x01\x02 not text")
@@ -159,7 +160,7 @@ def test_upload_refuses_by_name_and_a_poisoned_document_stays_inert(chat, server
     doc_id = added.group(1)
     assert "Refused binary.txt" in text and "binary" in text.split("Refused binary.txt")[1]
     uploads = sorted(p.name for p in (server.index_dir / "uploads").iterdir())
-    assert f"{doc_id}.md" in uploads and "binary.txt" not in uploads
+    assert f"{doc_id}.txt" in uploads and "binary.txt" not in uploads
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", name) for name in uploads)
     assert doc_id in page.locator("#documents").inner_text()
     page.screenshot(path=str(output_dir / "desktop-upload.png"), full_page=True)
