@@ -141,6 +141,17 @@ def test_abstention_and_html_in_a_question_are_shown_as_text(chat, output_dir) -
     assert_no_xss(page)
 
 
+def test_a_question_about_the_documents_gets_their_openings_with_chips(chat, output_dir) -> None:
+    page = chat
+    answer, _ = ask(page, "What are these documents about?")
+    assert "ans-abstained" not in answer.get_attribute("class")
+    page.screenshot(path=str(output_dir / "desktop-overview.png"), full_page=True)
+    assert squash(answer.inner_text()).startswith("There are 2 documents.")
+    assert "Sources (2)" in answer.inner_text() and answer.locator("a.cite-chip").count() >= 2
+    assert "Global Powers Race" in page.locator("#sources").inner_text()
+    assert_no_xss(page)
+
+
 def test_upload_refuses_by_name_and_a_poisoned_document_stays_inert(chat, server, output_dir, tmp_path) -> None:
     page = chat
     # Plain text keeps its HTML as written (Markdown's is dropped at ingest), so the page must show it inert.
