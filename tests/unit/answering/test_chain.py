@@ -96,42 +96,37 @@ def test_the_stream_is_the_verified_answer_text(ready, llm, writer, reply, quest
 
 WHOLE_SPAN = ("The Ministry of State Security's public disclosure of smuggling tactics, such as mislabeling rare earths "
               "as solder paste or embedding them in ceramics, signals a robust effort to safeguard national resources.")
+TACTICS = "What smuggling tactics did the Ministry of State Security disclose?"
+
+
+def _direct_and_plain(ready, reply: str):
+    """(the answer when the model replies ``reply``, the extractive answer, the corpus folder)."""
+    plain, _ = ready()
+    assistant, folder = ready(llm="openai", chat_model=GenericFakeChatModel(messages=iter([AIMessage(content=reply)])))
+    return assistant.ask(TACTICS), plain.ask(TACTICS), folder
 
 
 def test_a_verified_direct_sentence_saying_all_its_span_says_goes_first_in_its_place(ready):
-    model = GenericFakeChatModel(messages=iter([AIMessage(content=WHOLE_SPAN)]))
-    plain, _ = ready()
-    assistant, folder = ready(llm="openai", chat_model=model)
-    question = "What smuggling tactics did the Ministry of State Security disclose?"
-    answer = assistant.ask(question)
+    answer, quoted, folder = _direct_and_plain(ready, WHOLE_SPAN)
     assert answer.metadata["direct"]["kept"] and "fallback" not in answer.metadata
     assert answer.claims[0].text == WHOLE_SPAN
     assert answer.text.startswith(WHOLE_SPAN[:-1] + " [1].")
     _check_snippets(answer, folder)
-    quoted = plain.ask(question).claims
-    assert [c.text for c in answer.claims[1:]] == [c.text for c in quoted[1:]]  # the rest of the evidence follows
+    assert [c.text for c in answer.claims[1:]] == [c.text for c in quoted.claims[1:]]  # the rest of the evidence follows
 
 
 def test_a_direct_sentence_saying_part_of_its_span_gives_way_to_the_span(ready):
     """Shown first, a shortened span would be repeated by the span right after it."""
-    model = GenericFakeChatModel(messages=iter([AIMessage(content="Smuggling tactics include mislabeling rare earths as solder paste.")]))
-    plain, _ = ready()
-    assistant, _ = ready(llm="openai", chat_model=model)
-    question = "What smuggling tactics did the Ministry of State Security disclose?"
-    answer = assistant.ask(question)
+    answer, quoted, _ = _direct_and_plain(ready, "Smuggling tactics include mislabeling rare earths as solder paste.")
     assert answer.metadata["direct"] == {"written": "Smuggling tactics include mislabeling rare earths as solder paste.",
                                          "kept": True, "shown": False}
-    assert answer.text == plain.ask(question).text
+    assert answer.text == quoted.text
 
 
 def test_an_unsupported_direct_sentence_falls_back_to_the_extractive_answer(ready):
-    model = GenericFakeChatModel(messages=iter([AIMessage(content="The moon is made of green cheese. And more.")]))
-    plain, _ = ready()
-    assistant, _ = ready(llm="openai", chat_model=model)
-    question = "What smuggling tactics did the Ministry of State Security disclose?"
-    answer = assistant.ask(question)
+    answer, quoted, _ = _direct_and_plain(ready, "The moon is made of green cheese. And more.")
     assert answer.metadata["fallback"].startswith("extractive") and not answer.metadata["direct"]["kept"]
-    assert answer.text == plain.ask(question).text
+    assert answer.text == quoted.text
     assert "more" not in answer.metadata["llm_raw"]  # stopped after its one sentence
 
 
