@@ -28,6 +28,9 @@ from assistant.evaluation.splits import SPLITS, in_split, split_of
 from assistant.evaluation.suites import read_toml
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
+# A reference answer this short is a span to find in the answer (SQuAD's are 1-5 words); a longer
+# one is prose, which fact recall cannot look for word for word (answer cosine and token F1 read it).
+SHORT_ANSWER_WORDS = 8
 INDEX_FIELDS = ("chunk_tokens", "chunk_overlap", "embedding_model_path", "embedding_backend", "index_embedding_backend")
 SHOWN_SETTINGS = ("llm", "retrieval", "k", "chunk_tokens", "chunk_overlap", "abstain_threshold", "abstain_match_threshold",
                   "abstain_unmatched_match_threshold", "evidence_sentences")
@@ -97,7 +100,7 @@ def load_gold(path: str | Path) -> list[GoldItem]:
             raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); one JSON object per line.") from None
         if not isinstance(raw, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(raw).__name__}.")
-        item = _gold_item(raw, where)
+        item = _gold_item(raw, where, default_id=f"{path.stem}-{n:03d}")
         if item.id in seen:
             raise InputError(f"{where}: field 'id' value {item.id!r} repeats line {seen[item.id]}; ids must be unique.")
         seen[item.id] = n
@@ -107,19 +110,34 @@ def load_gold(path: str | Path) -> list[GoldItem]:
     return items
 
 
-def _gold_item(raw: dict, where: str) -> GoldItem:
+def _gold_item(raw: dict, where: str, default_id: str) -> GoldItem:
+    """One validated gold item. Only ``question`` is required of a file written elsewhere:
+
+    the id defaults to ``default_id`` (the file's name and line); ``answerable`` to true when a
+    reference ``answer`` or ``facts`` is given; and a short reference answer (a SQuAD-style span
+    of at most ``SHORT_ANSWER_WORDS`` words) is the one fact, so fact recall is measured too.
+    """
     unknown = sorted(set(raw) - GOLD_FIELDS)
     if unknown:
         raise InputError(f"{where}: unknown field {unknown[0]!r}; allowed fields are {', '.join(sorted(GOLD_FIELDS))}.")
-    for name in ("id", "question", "answerable"):
+    raw = dict(raw)
+    raw.setdefault("id", default_id)
+    if "answerable" not in raw and (raw.get("answer") or raw.get("facts")):
+        raw["answerable"] = True
+    for name in ("question", "answerable"):
         if name not in raw:
-            raise InputError(f"{where}: missing field {name!r}.")
+            fix = " (true or false; it defaults to true only when an 'answer' or 'facts' is given)" \
+                if name == "answerable" else ""
+            raise InputError(f"{where}: missing field {name!r}{fix}.")
     for name in ("id", "question"):
         if not isinstance(raw[name], str) or not raw[name].strip():
             raise InputError(f"{where}: field {name!r} must be a non-empty string, got {raw[name]!r}.")
     if not isinstance(raw["answerable"], bool):
         raise InputError(f"{where}: field 'answerable' must be true or false, got {raw['answerable']!r}.")
     facts = raw.get("facts", [])
+    short_answer = isinstance(raw.get("answer"), str) and 0 < len(raw["answer"].split()) <= SHORT_ANSWER_WORDS
+    if "facts" not in raw and raw["answerable"] and short_answer:
+        facts = [[raw["answer"].strip()]]
     if not isinstance(facts, list) or not all(
         isinstance(f, list) and f and all(isinstance(s, str) and s.strip() for s in f) for f in facts
     ):

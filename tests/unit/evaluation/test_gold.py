@@ -138,3 +138,21 @@ def test_questions_can_be_asked_as_people_type_them():
     assert typed[0].facts == [["JHL"]] and items[0].question.endswith("?")  # the gold file's item is untouched
     with pytest.raises(InputError, match="typed must be one of"):
         as_typed(items, "shouting")
+
+
+def test_a_gold_file_written_elsewhere_needs_only_questions_and_answers(tmp_path):
+    """SQuAD-style lines (question, short answer) load: id from the line, answerable, the answer as the fact."""
+    path = tmp_path / "mine.jsonl"
+    long_answer = "China tightened quota secrecy and cracked down on smuggling through fake labels."
+    path.write_text("\n".join(json.dumps(x) for x in [
+        {"question": "How much did exports jump?", "answer": "60.3%"},
+        {"question": "How is China enforcing it?", "answer": long_answer},
+        {"question": "Who won in 1998?", "answerable": False},
+    ]) + "\n")
+    short, long, unanswerable = load_gold(path)
+    assert (short.id, short.answerable, short.facts) == ("mine-001", True, [["60.3%"]])
+    assert (long.id, long.answerable, long.facts, long.answer) == ("mine-002", True, [], long_answer)
+    assert (unanswerable.id, unanswerable.answerable) == ("mine-003", False)
+    path.write_text(json.dumps({"question": "Who won?"}) + "\n")
+    with pytest.raises(InputError, match="missing field 'answerable' \\(true or false"):
+        load_gold(path)
