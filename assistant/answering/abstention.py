@@ -1,6 +1,6 @@
 """Decide stage: answer, answer in part, or abstain, before anything is written.
 
-Abstain when there is no relevant evidence, a named thing the documents
+Abstain when there is no relevant evidence (saying which documents came closest), a named thing the documents
 never mention, no evidence sentence that reads as an answer to the question
 (only as being on its topic; it must read closer when a noun of the question
 is in no passage), a figure asked for that no evidence sentence gives, a role
@@ -39,6 +39,8 @@ MATCH_SENTENCES = 3
 SECOND_LOOK_SENTENCES = 12
 # Then windows of the long ones among the first three: words per window, and the step.
 WINDOW_WORDS, WINDOW_STEP = 16, 8
+# A question refused as off-topic names the titles of this many of the closest documents.
+NEAREST_DOCUMENTS = 3
 
 
 @dataclass
@@ -168,6 +170,14 @@ def _answering_passages(chunks, evidence: list[Span]) -> list[str]:
     return [c.page_content for c in chunks if c.metadata.get("id") in used] or [s.text for s in evidence]
 
 
+def _nearest_documents(chunks) -> str:
+    """" The closest documents: “A”; “B”." from the retrieved chunks, so a refused question
+    says what the documents do cover (nothing when nothing was retrieved)."""
+    titles = list(dict.fromkeys(str(c.metadata.get("title") or c.metadata.get("doc_id") or "") for c in chunks))
+    titles = [t for t in titles if t][:NEAREST_DOCUMENTS]
+    return f" The closest documents: {'; '.join(f'“{t}”' for t in titles)}." if titles else ""
+
+
 def _lead_up(chunks, span: Span) -> str:
     """The span's title and its passage up to its end: where a name it refers back to is."""
     for chunk in chunks:
@@ -252,7 +262,7 @@ def check_coverage(
             it: an answer below ``match_threshold`` anyway gets the plain message.
     """
     if not question or not evidence or evidence[0].score < threshold:
-        return Abstention(True, "low_relevance", NOT_COVERED)
+        return Abstention(True, "low_relevance", NOT_COVERED + _nearest_documents(chunks))
     unpaired = (unpaired_years(question, chunks, evidence) or unpaired_quarters(question, chunks, evidence)
                 or unpaired_instances(question, chunks))
     if unpaired is not None:

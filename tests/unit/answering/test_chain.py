@@ -38,6 +38,8 @@ def test_off_topic_question_abstains(ready):
     answer = assistant.ask("Who won the football world cup in 1998?")
     assert answer.abstained and answer.citations == []
     assert "do not cover" in answer.text
+    # It says what the documents do cover: the titles of the closest ones.
+    assert "The closest documents: “" in answer.text and "Global Powers Race" in answer.text
 
 
 def test_llm_sentence_with_wrong_marker_is_reattributed(ready):
