@@ -227,9 +227,13 @@ def read_plain_text(path: Path, max_bytes: int) -> str:
     back onto one line each (``unwrap.unwrap_hard_wrapped``).
     """
     text = read_text_file(path, max_bytes)
-    if path.suffix.lower() in MARKDOWN_SUFFIXES:
-        return markdown_to_text(text)
-    return unwrap_hard_wrapped(text)
+    if path.suffix.lower() not in MARKDOWN_SUFFIXES:
+        return unwrap_hard_wrapped(text)
+    read = markdown_to_text(text)
+    if not read.strip():
+        raise InputError(f"{path}: the Markdown has no text a reader would see (only images, links without "
+                         "text or HTML without text); add its text, or save the page as .html.")
+    return read
 
 
 def document_id_for(path: Path) -> str:

@@ -7,9 +7,9 @@ written, answers quoted link targets and asterisks, and a paragraph wrapped at
 80 columns was cut into line fragments at every line break. The file is parsed
 by markdown-it (CommonMark, with tables) and written back as plain text in the
 shape ``documents.parse_document`` reads: ``#`` headings, one paragraph per
-line, ``- `` bullets, table rows as "cell | cell", code as it is; images,
-HTML and YAML front matter are dropped (a front matter ``title`` becomes the
-heading). As with PDF and HTML, that text is the document from then on:
+line, ``- `` bullets, table rows as "cell | cell", code as it is; HTML
+blocks by their text; images, HTML tags, scripts and YAML front matter are
+dropped (a front matter ``title`` becomes the heading). As with PDF and HTML, that text is the document from then on:
 citation offsets point into it and the index saves it.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from html.parser import HTMLParser
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.+?)[\"']?\s*$", re.M)
@@ -74,6 +75,8 @@ def markdown_to_text(markdown: str) -> str:
                 blocks.append(text)
         elif kind in ("fence", "code_block"):
             blocks.append(token.content.rstrip("\n"))
+        elif kind == "html_block":
+            blocks.extend(_html_text(token.content))
     return "\n\n".join(blocks).strip() + "\n"
 
 
@@ -96,6 +99,41 @@ def _inline_text(token) -> str:
         elif child.type == "hardbreak":
             parts.append("\n")
     return re.sub(r"[ \t]{2,}", " ", "".join(parts))
+
+
+class _TextOfHtml(HTMLParser):
+    """The text of an HTML fragment, one line per block element, without script or style bodies."""
+
+    BREAKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = [""]
+        self.hidden = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in ("script", "style"):
+            self.hidden += 1
+        elif tag in self.BREAKS:
+            self.lines.append("")
+
+    def handle_endtag(self, tag) -> None:
+        if tag in ("script", "style"):
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in self.BREAKS:
+            self.lines.append("")
+
+    def handle_data(self, data) -> None:
+        if not self.hidden:
+            self.lines[-1] += data
+
+
+def _html_text(html: str) -> list[str]:
+    """The text lines of an HTML block in a Markdown file (tags dropped, as a reader sees it)."""
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    return [" ".join(line.split()) for line in parser.lines if line.strip()]
 
 
 def _without_front_matter(markdown: str) -> tuple[str, str | None]:

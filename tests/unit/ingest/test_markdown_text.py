@@ -73,3 +73,16 @@ def test_an_ingested_markdown_file_cites_whole_sentences_without_syntax(tmp_path
     assert ("Dock workers at the Port of Rotterdam ended their strike on Friday after the union accepted a 6% "
             "pay rise, according to Reuters.") in sentences
     assert [b.section for b in doc.blocks if "Ships queued" in doc.text[b.start:b.end]] == ["What happens next"]
+
+
+def test_html_blocks_are_read_by_their_text_and_scripts_dropped():
+    text = markdown_to_text('<div class="note">\n<p>The zinc mine <b>reopened</b>.</p>\n<script>alert(1)</script>\n</div>\n')
+    assert text == "The zinc mine reopened.\n"
+
+
+def test_a_markdown_file_with_nothing_to_read_is_refused_by_name(tmp_path: Path):
+    (tmp_path / "picture.md").write_text("![a chart](chart.png)\n", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("# Notes\n\nThe zinc mine reopened.\n", encoding="utf-8")
+    docs, errors = load_documents([tmp_path])
+    assert [d.id for d in docs] == ["notes"]
+    assert len(errors) == 1 and "picture.md" in errors[0][0] and "no text a reader would see" in errors[0][1]
