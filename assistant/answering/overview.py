@@ -11,7 +11,7 @@ like any other evidence.
 
 Threshold: 0.35. Among the five suites' 108 questions that name nothing, the
 closest reads 0.291; 16 of 20 overview requests written before it was chosen
-read higher, and 7 of 10 written after (README, "Overview questions").
+read higher, and 7 of 10 written after (README, "Questions about the documents themselves").
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def document_openings(documents, index, limit: int = OVERVIEW_DOCUMENTS) -> list
     ordered = sorted(documents.items(), key=lambda item: item[1].title)
     ordered.sort(key=lambda item: item[1].metadata.get("newest_date") or "", reverse=True)  # undated last
     openings: list[Span] = []
-    for doc_id, entry in ordered:
-        opening = _opening(doc_id, entry.chunk_ids[:OPENING_CHUNKS], index)
+    for _, entry in ordered:
+        opening = _opening(entry.chunk_ids[:OPENING_CHUNKS], index)  # chunk ids are in text order
         if opening is not None:
             openings.append(opening)
         if len(openings) >= limit:
@@ -66,7 +66,8 @@ def document_openings(documents, index, limit: int = OVERVIEW_DOCUMENTS) -> list
     return openings
 
 
-def _opening(doc_id: str, chunk_ids: list[str], index) -> Span | None:
+def _opening(chunk_ids: list[str], index) -> Span | None:
+    """The first sentence that states something in these chunks of one document (None if none does)."""
     hits = sorted(index.get_chunks(chunk_ids).values(), key=lambda hit: int(hit.metadata.get("start", 0)))
     chunks = [LCDocument(page_content=hit.text, metadata={**hit.metadata, "id": hit.id}) for hit in hits
               if hit.metadata.get("section") not in _NO_OPENING_SECTIONS]

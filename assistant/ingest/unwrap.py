@@ -1,9 +1,9 @@
 """Hard-wrapped plain text (lines cut at a margin, e.g. 72 columns) joined back into paragraph lines.
 
 Everything downstream reads a line break as the end of a sentence: news pages
-and Markdown written one paragraph per line put one on each line. A text
-wrapped at a margin (e-mail, mailing-list archives, Project Gutenberg, RFCs,
-``textwrap`` output, Markdown kept to 80 columns) would then be cut into line
+written one paragraph per line put one on each line. A ``.txt`` wrapped at a
+margin (e-mail, mailing-list archives, Project Gutenberg, RFCs, ``textwrap``
+output) would then be cut into line
 fragments: "How long is the Rhine?" cited "century.[note 7] The "total length
 of the Rhine", to the inclusion of". Such a file is joined back, as PDF text
 already is (``formats._unwrap``); the joined text is the document from then
@@ -38,6 +38,7 @@ def unwrap_hard_wrapped(text: str) -> str:
     margin = _margin(lines)
     if not margin or not _is_wrapped(lines, margin):
         return text
+    # (Markdown is not read here: markdown_text joins its paragraphs as CommonMark says.)
     out: list[str] = []
     fenced = False
     for i, line in enumerate(lines):
