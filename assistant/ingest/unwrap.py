@@ -3,9 +3,8 @@
 Everything downstream reads a line break as the end of a sentence: news pages
 written one paragraph per line put one on each line. A ``.txt`` wrapped at a
 margin (e-mail, mailing-list archives, Project Gutenberg, RFCs, ``textwrap``
-output) would then be cut into line
-fragments: "How long is the Rhine?" cited "century.[note 7] The "total length
-of the Rhine", to the inclusion of". Such a file is joined back, as PDF text
+output) would then be cut into line fragments: "How long is the Rhine?" cited
+"century.[note 7] The "total length of the Rhine", to the inclusion of". Such a file is joined back, as PDF text
 already is (``formats._unwrap``); the joined text is the document from then
 on (offsets point into it, the index saves it). A file that is not wrapped
 is returned unchanged, so its offsets still point into the file itself.
