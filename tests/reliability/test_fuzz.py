@@ -43,6 +43,27 @@ def test_parse_document_never_crashes_and_blocks_are_spans_of_the_text(text):
     assert isinstance(doc.sections, list) and isinstance(doc.metadata["dates"], list)
 
 
+_WRAPPED = st.lists(st.sampled_from([
+    "The zinc mine in Peru employs\n", "many people, the board said on\n", "Monday.\n", "\n", "- a bullet that runs on\n",
+    "    indented | code\n", "=====\n", "```\n", "Swiss-\n", "Liechtenstein border\n", "# Heading\n", "**bold** [a](b)\n",
+    "<div>html <script>x</script></div>\n", "---\ntitle: T\n---\n", "| a | b |\n|---|---|\n| 1 | 2 |\n",
+]), max_size=40).map("".join)
+
+
+@FUZZ
+@given(st.one_of(TEXT, _WRAPPED))
+def test_plain_text_and_markdown_readers_never_crash_and_keep_the_words(text):
+    from assistant.ingest.markdown_text import markdown_to_text
+    from assistant.ingest.unwrap import unwrap_hard_wrapped
+
+    unwrapped = unwrap_hard_wrapped(text)
+    assert "".join(unwrapped.split()) == "".join(text.split())  # only line breaks and spaces change
+    parse_document(unwrapped, "fuzz")
+    read = markdown_to_text(text)
+    assert isinstance(read, str) and read.endswith("\n")
+    parse_document(read, "fuzz")
+
+
 @FUZZ
 @given(TEXT, st.integers(0, 50), st.integers(0, 50))
 def test_sentence_spans_are_trimmed_ordered_non_overlapping(text, a, b):
