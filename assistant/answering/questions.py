@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.answering.safety import strip_injection
+from assistant.answering.safety import strip_injection, strip_markup
 from assistant.errors import InputError
 from assistant.text.language import NAME_LABELS, read
 from assistant.text.truecase import truecase
@@ -51,7 +51,7 @@ class UnderstoodQuestion:
 def understand_question(question: object, history: list, max_chars: int,
                         rewrite: Rewriter | None = None, case_forms: dict[str, str] | None = None
                         ) -> UnderstoodQuestion:
-    """Validate ``question``, cut out injected instructions, and condense a follow-up.
+    """Validate ``question``, cut out HTML markup and injected instructions, and condense a follow-up.
 
     Args:
         question: the user's text, as received (anything: surfaces pass it on unchecked).
@@ -66,7 +66,7 @@ def understand_question(question: object, history: list, max_chars: int,
         InputError: the question is not text, is empty, or is too long.
     """
     cleaned = validate_question(question, max_chars)
-    asked, injected = strip_injection(cleaned)
+    asked, injected = strip_injection(strip_markup(cleaned))
     asked = truecase(asked, case_forms or {}) if asked else asked
     query = condense_question(asked, history) if asked else ""
     rewritten = ""

@@ -20,6 +20,20 @@ _INSTRUCTION = re.compile(
 _JOINERS = re.compile(r"^\s*(and|then|,|;|:|\.|-)+\s*", re.IGNORECASE)
 
 
+# HTML pasted into a question (a tag, or a script or style element with its body): markup, not words
+# the user asks with. A "<" not followed by a tag name ("revenue < 5%") is left alone.
+_SCRIPT_ELEMENT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][\w:-]*(\s[^<>]*)?/?>")
+
+
+def strip_markup(question: str) -> str:
+    """``question`` without HTML tags and script or style bodies ("<img src=x onerror=...> What
+    are rare earths used for?" asks "What are rare earths used for?"; its "onerror" is no noun
+    the documents must mention)."""
+    without = _TAG.sub(" ", _SCRIPT_ELEMENT.sub(" ", question))
+    return " ".join(without.split()) if without != question else question
+
+
 def is_instruction(text: str) -> bool:
     """True for text that tries to instruct the assistant."""
     return bool(_INSTRUCTION.search(text))

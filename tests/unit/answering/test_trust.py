@@ -6,7 +6,7 @@ from langchain_core.messages import AIMessage
 
 from assistant.answering.conflicts import find_conflicts
 from assistant.answering.evidence import Span
-from assistant.answering.safety import is_instruction, strip_injection
+from assistant.answering.safety import is_instruction, strip_injection, strip_markup
 from assistant.text.quantities import find_amounts
 from tests.conftest import EXPLAINER, STORY
 
@@ -144,3 +144,17 @@ def test_a_lead_in_about_the_sources_is_not_part_of_the_claim(text, expected):
     from assistant.answering.claims import _SOURCE_LEAD_IN
 
     assert _SOURCE_LEAD_IN.sub("", text) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("<script>alert(1)</script><img src=x onerror=alert(2)> What are rare earths used for?",
+         "What are rare earths used for?"),
+        ("What did <b>MP Materials</b> announce?", "What did MP Materials announce?"),
+        ("<style>p {color: red}</style>Who owns MP Materials?", "Who owns MP Materials?"),
+        ("Is the tariff < 5% or > 10%?", "Is the tariff < 5% or > 10%?"),  # comparisons are not tags
+    ],
+)
+def test_html_in_a_question_is_markup_not_words(question, asked):
+    assert strip_markup(question) == asked
