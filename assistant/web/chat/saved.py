@@ -11,6 +11,7 @@ selected thumb (``feedback_value``).
 
 from __future__ import annotations
 
+import atexit
 import re
 import shutil
 import tempfile
@@ -82,6 +83,8 @@ def _exports_root() -> Path:
     with _EXPORTS_LOCK:
         if "root" not in _EXPORTS:
             _EXPORTS["root"] = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
+            # Removed when the process exits: every server started used to leave one behind in /tmp.
+            atexit.register(shutil.rmtree, _EXPORTS["root"], True)
         return _EXPORTS["root"]
 
 
