@@ -266,8 +266,12 @@ class AnswerChain:
         openings = document_openings(documents, self.index)
         attach_source_facts(openings, documents)
         metadata["overview"] = {"documents": len(documents), "quoted": len(openings)}
-        lead = (f"There are {len(documents)} documents. Their opening sentences, newest first: "
-                if len(documents) != 1 else "There is one document. It opens: ") if openings else ""
+        if not openings:
+            lead = ""
+        elif len(documents) == 1:
+            lead = "There is one document. It opens: "
+        else:
+            lead = f"There are {len(documents)} documents. Their opening sentences, newest first: "
         shown = ShownText(ClaimRenderer(openings), lead, clock)
         for claim in extractive_claims(openings):
             yield shown.add(claim)

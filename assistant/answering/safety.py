@@ -30,8 +30,7 @@ def strip_markup(question: str) -> str:
     """``question`` without HTML tags and script or style bodies ("<img src=x onerror=...> What
     are rare earths used for?" asks "What are rare earths used for?"; its "onerror" is no noun
     the documents must mention)."""
-    without = _TAG.sub(" ", _SCRIPT_ELEMENT.sub(" ", question))
-    return " ".join(without.split()) if without != question else question
+    return " ".join(_TAG.sub(" ", _SCRIPT_ELEMENT.sub(" ", question)).split())
 
 
 def is_instruction(text: str) -> bool:

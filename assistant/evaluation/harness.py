@@ -124,11 +124,11 @@ def _gold_item(raw: dict, where: str, default_id: str) -> GoldItem:
     raw.setdefault("id", default_id)
     if "answerable" not in raw and (raw.get("answer") or raw.get("facts")):
         raw["answerable"] = True
-    for name in ("question", "answerable"):
-        if name not in raw:
-            fix = " (true or false; it defaults to true only when an 'answer' or 'facts' is given)" \
-                if name == "answerable" else ""
-            raise InputError(f"{where}: missing field {name!r}{fix}.")
+    if "question" not in raw:
+        raise InputError(f"{where}: missing field 'question'.")
+    if "answerable" not in raw:
+        raise InputError(f"{where}: missing field 'answerable' (true or false; it defaults to true only "
+                         "when an 'answer' or 'facts' is given).")
     for name in ("id", "question"):
         if not isinstance(raw[name], str) or not raw[name].strip():
             raise InputError(f"{where}: field {name!r} must be a non-empty string, got {raw[name]!r}.")
