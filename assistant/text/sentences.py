@@ -14,6 +14,10 @@ _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "co", "corp", "inc", "ltd", "vs",
     "etc", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
     "dec", "no", "fig", "gen", "gov", "sen", "rep", "u.s", "u.k", "e.g", "i.e",
+    # Ranks and titles written before a name ("her portrayal of Lt. Nyota Uhura") and
+    # abbreviations news writes before a proper noun ("Mt. Fuji", "Dept. of Labor").
+    "lt", "col", "capt", "cpt", "sgt", "maj", "adm", "cmdr", "brig", "rev", "hon", "pres", "supt",
+    "mt", "ft", "ave", "blvd", "dept", "univ", "approx",
 }
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9$€£])")
 _BULLET_PREFIX = re.compile(r"^\s*(?:[•*·–—-]|\d+[.)])\s+")

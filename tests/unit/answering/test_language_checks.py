@@ -357,6 +357,21 @@ def test_a_sentence_does_not_end_inside_brackets_it_opened(text, sentences):
     assert [text[s:e] for s, e in sentence_spans(text)] == sentences
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Nichols was best known for her portrayal of Lt. Nyota Uhura. She died at 89.",
+         ["Nichols was best known for her portrayal of Lt. Nyota Uhura.", "She died at 89."]),
+        ("Climbers left Mt. Everest early. Capt. Lee agreed.",
+         ["Climbers left Mt. Everest early.", "Capt. Lee agreed."]),
+    ],
+)
+def test_a_title_before_a_name_does_not_end_the_sentence(text, sentences):
+    from assistant.text.sentences import sentence_spans
+
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+
+
 @pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
 def test_a_capital_named_for_its_country_supports_the_country_but_not_the_reverse():
     from assistant.text.places import containing_places
