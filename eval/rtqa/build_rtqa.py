@@ -113,8 +113,9 @@ def _titles(listed: list[str], show) -> dict[str, str]:
             except ValueError:
                 continue
             for result in record.get("search_result") or []:
-                if result.get("title"):
-                    titles[_url(result)] = re.sub(r"\s*[-|]\s*CNN.*$", "", result["title"])
+                title = re.sub(r"\s*[-|]\s*CNN.*$", "", result.get("title") or "")
+                if title and not title.endswith(("...", "…")):  # search engines cut long headlines
+                    titles[_url(result)] = title
     return titles
 
 

@@ -103,3 +103,19 @@ def test_symlink_loop_does_not_hang(tmp_path: Path):
     docs, errors = load_documents([tmp_path])
     assert [d.id for d in docs] == ["doc"]
     assert any("symlink loop" in reason for _, reason in errors)
+
+
+@pytest.mark.parametrize(
+    "dateline",
+    ["Published June 12, 2022", "Updated 10:21 AM EDT, Sun June 12, 2022", "June 12, 2022",
+     "Last updated on July 3, 2022 at 4:05 p.m."],
+)
+def test_a_dateline_on_top_does_not_title_the_article(dateline):
+    from assistant.ingest.documents import is_dateline
+
+    assert is_dateline(dateline)
+    titled = parse_document(f"{dateline}\n\nNetflix renews Squid Game\n\nNetflix said on Sunday the show returns.\n", "a")
+    assert titled.title == "Netflix renews Squid Game"
+    untitled = parse_document(f"{dateline}\n\nNetflix said on Sunday the show returns. It will.\n", "b")
+    assert untitled.title == "Netflix said on Sunday the show returns."
+    assert not is_dateline("Biden signed the bill on June 12, 2022")
