@@ -22,6 +22,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from assistant.answering.evidence import Span, spans_from_chunks
+from assistant.text.dates import is_dateline
 from assistant.text.language import parse
 
 OVERVIEW_REQUESTS = (
@@ -71,5 +72,5 @@ def _opening(chunk_ids: list[str], index) -> Span | None:
     hits = sorted(index.get_chunks(chunk_ids).values(), key=lambda hit: int(hit.metadata.get("start", 0)))
     chunks = [LCDocument(page_content=hit.text, metadata={**hit.metadata, "id": hit.id}) for hit in hits
               if hit.metadata.get("section") not in _NO_OPENING_SECTIONS]
-    spans = spans_from_chunks(chunks)
-    return spans[0] if spans else None
+    # A dateline on top ("Published June 12, 2022") dates the article; it does not open it.
+    return next((span for span in spans_from_chunks(chunks) if not is_dateline(span.text)), None)

@@ -17,7 +17,7 @@ from assistant.errors import InputError
 from assistant.ingest.formats import FORMAT_SUFFIXES, check_size, extract
 from assistant.ingest.markdown_text import markdown_to_text
 from assistant.ingest.unwrap import unwrap_hard_wrapped
-from assistant.text.dates import find_dates
+from assistant.text.dates import find_dates, is_dateline
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 TEXT_SUFFIXES = (".txt", *MARKDOWN_SUFFIXES)
@@ -183,26 +183,6 @@ def _looks_like_title(line: str) -> bool:
     stripped = line.strip()
     return (10 <= len(stripped) <= 160 and not stripped.endswith((".", ":", ";")) and not _BULLET.match(stripped)
             and not is_dateline(stripped))
-
-
-# What a dateline says besides its date: "Published", "Updated 10:21 AM EDT, Sun".
-_DATELINE_REST = re.compile(
-    r"\b(published|updated|posted|last|on|at|am|pm|[ecmp][sd]t|utc|gmt|"
-    r"(mon|tues?|wed(nes)?|thu(rs?)?|fri|sat(ur)?|sun)(day)?)\b\.?|\b[ap]\.m\.|\b\d{1,2}:\d\d\b|[\s,:|•–—-]+",
-    re.IGNORECASE,
-)
-
-
-def is_dateline(line: str) -> bool:
-    """Whether ``line`` only dates the page ("Published June 12, 2022", "Updated 10:21 AM EDT, Sun
-    June 12, 2022"): an article pasted with its dateline on top is not titled by it."""
-    dates = find_dates(line)
-    if not dates:
-        return False
-    rest = line
-    for found in reversed(dates):
-        rest = rest[: found.start] + rest[found.end:]
-    return not _DATELINE_REST.sub("", rest).strip()
 
 
 def _fallback_title(text: str, blocks: list[Block], doc_id: str) -> str:

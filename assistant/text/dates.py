@@ -93,3 +93,23 @@ def quarters(text: str) -> set[str]:
     for q, q_first, q_word, h in _QUARTER.findall(text):
         found.add(f"h{h}" if h else "q" + (q or q_first or _ORDINALS[q_word.lower()]))
     return found
+
+
+# What a dateline says besides its date: "Published", "Updated 10:21 AM EDT, Sun".
+_DATELINE_REST = re.compile(
+    r"\b(published|updated|posted|last|on|at|am|pm|[ecmp][sd]t|utc|gmt|"
+    r"(mon|tues?|wed(nes)?|thu(rs?)?|fri|sat(ur)?|sun)(day)?)\b\.?|\b[ap]\.m\.|\b\d{1,2}:\d\d\b|[\s,:|•–—-]+",
+    re.IGNORECASE,
+)
+
+
+def is_dateline(line: str) -> bool:
+    """Whether ``line`` only dates the page ("Published June 12, 2022", "Updated 10:21 AM EDT, Sun
+    June 12, 2022"): an article pasted with its dateline on top is neither titled nor opened by it."""
+    dates = find_dates(line)
+    if not dates:
+        return False
+    rest = line
+    for found in reversed(dates):
+        rest = rest[: found.start] + rest[found.end:]
+    return not _DATELINE_REST.sub("", rest).strip()

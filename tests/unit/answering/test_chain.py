@@ -253,6 +253,15 @@ def test_a_question_about_the_documents_themselves_gets_each_ones_opening_cited(
     assert "overview" not in follow_up.metadata
 
 
+def test_an_overview_opens_a_dated_article_with_its_first_statement_not_its_dateline(ready):
+    assistant, folder = ready()
+    (folder / "dated.txt").write_text("Published June 12, 2026\n\nNetflix renewed the drama for a second season on Sunday.\n")
+    assistant.ingest([folder])
+    answer = assistant.ask("What are these documents about?")
+    assert "newest first: Netflix renewed the drama for a second season on Sunday [1]." in answer.text
+    assert "Published June 12" not in answer.text
+
+
 def test_a_question_naming_something_is_never_taken_for_a_request_for_an_overview(ready):
     assistant, _ = ready()
     assert "overview" not in assistant.ask("What are the documents about China about?").metadata

@@ -111,7 +111,7 @@ def test_symlink_loop_does_not_hang(tmp_path: Path):
      "Last updated on July 3, 2022 at 4:05 p.m."],
 )
 def test_a_dateline_on_top_does_not_title_the_article(dateline):
-    from assistant.ingest.documents import is_dateline
+    from assistant.text.dates import is_dateline
 
     assert is_dateline(dateline)
     titled = parse_document(f"{dateline}\n\nNetflix renews Squid Game\n\nNetflix said on Sunday the show returns.\n", "a")
