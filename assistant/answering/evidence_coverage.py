@@ -196,6 +196,21 @@ def asks_for_figure(question: str) -> bool:
     return bool(_ASKS_FIGURE.search(question))
 
 
+def measured_word(question: str) -> str | None:
+    """What a figure question counts or measures: "employees" in "how many employees were
+    affected?", "price" in "what was the share price?"; None for a bare "how much ...?".
+
+    The noun "many"/"much" modifies (spaCy's parse), else the measure word the question
+    asks for by name.
+    """
+    for token in parse(question):
+        if token.lower_ in ("many", "much") and token.dep_ == "amod" and token.head.pos_ in ("NOUN", "PROPN"):
+            return token.head.text
+    found = _ASKS_FIGURE.search(question)
+    named = re.findall(rf"\b{_MEASURES}\b", found.group(0), re.IGNORECASE) if found else []
+    return named[-1] if named else None
+
+
 def asks_about_amount(question: str) -> bool:
     """A figure, or money or a share of something ("how much did the US invest?")."""
     return asks_for_figure(question) or bool(_MONEY_WORDS.search(question) or _PERCENT_WORDS.search(question))

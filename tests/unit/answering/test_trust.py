@@ -126,6 +126,25 @@ def test_missing_figure_abstains_with_context(make_assistant, seeds_copy):
     assert "do not give that figure" in answer.text
 
 
+def test_a_figure_naming_what_is_counted_answers_a_long_news_question(make_assistant, tmp_path):
+    (tmp_path / "mobilisation.txt").write_text(
+        "Russia orders partial mobilisation\n\n"
+        "Defense Minister Sergei Shoigu said on Russian television Wednesday morning that the country "
+        "will call up 300,000 reservists.\n\nProtests broke out in several cities on Wednesday evening.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([tmp_path])
+    # 2 of the question's 5 words are in the sentence, but it names what is counted.
+    answer = assistant.ask("How many Russians could soon be conscripted into the country's military?")
+    assert not answer.abstained and "300,000 reservists" in answer.text
+    # A figure that names nothing asked about is still no answer: no price in "a $500 million deal".
+    from assistant.answering.evidence_coverage import measured_word
+
+    assert measured_word("What was MP Materials' share price at the end of July 2025?") == "price"
+    assert measured_word("Approximately how many employees were affected?") == "employees"
+    assert measured_word("How much have gas prices increased?") is None
+
+
 def test_latest_questions_are_answered_as_of_the_newest_source_date(make_assistant, seeds_copy):
     assistant = make_assistant()
     assistant.ingest([seeds_copy])
