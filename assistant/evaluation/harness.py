@@ -422,7 +422,9 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
     ranking = M.doc_ranking(retrieved)
     deep = assistant.as_retriever(k=max(10, k)).search(item.question)[:10]
     context = " ".join(d.page_content for d in assistant.as_retriever(k=k).search(item.question))
-    hit, missed = M.fact_hits(M.strip_markers(text), item.facts)
+    # A refusal scores no fact, even when the closest sentence it quotes holds one: the user was
+    # told the documents do not answer.
+    hit, missed = M.fact_hits("" if abstained else M.strip_markers(text), item.facts)
     out: dict[str, Any] = {
         "id": item.id, "split": split_of(item.id), "category": item.category, "question": item.question,
         "answerable": item.answerable, "answer": text, "abstained": abstained, "error": error,
@@ -432,7 +434,7 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         "token_f1": M.token_f1(text, item.answer) if item.answer else None,
         "words": M.answer_words(text) if text and not abstained else None,
         # A one-fact question is answered when its first sentence says the fact.
-        "first_sentence_hit": M.first_sentence_holds(text, item.facts) if len(item.facts) == 1 else None,
+        "first_sentence_hit": (not abstained and M.first_sentence_holds(text, item.facts)) if len(item.facts) == 1 else None,
         "answer_cosine": None,
         "gold_sources": item.sources, "retrieved_docs": ranking,
         "recall_at_k": M.recall_at_k(ranking, item.sources),

@@ -1,0 +1,33 @@
+"""How one answer is scored against its gold item."""
+
+from types import SimpleNamespace
+
+from langchain_core.documents import Document as LCDocument
+
+from assistant.evaluation.harness import GoldItem, score_item
+
+
+class _FakeAssistant:
+    """Answers every question with one fixed answer; retrieves one chunk holding the fact."""
+
+    def __init__(self, text: str, abstained: bool):
+        self.settings = SimpleNamespace(k=4)
+        self._answer = SimpleNamespace(text=text, abstained=abstained, citations=[], metadata={}, timings={})
+
+    def ask(self, question):
+        return self._answer
+
+    def as_retriever(self, k):
+        chunk = LCDocument(page_content="Exports jumped 60.3% in June.", metadata={"id": "doc:0"})
+        return SimpleNamespace(search=lambda question: [chunk])
+
+
+def test_a_refusal_scores_no_fact_even_when_the_sentence_it_quotes_holds_one():
+    item = GoldItem("story-01", "How much did exports jump?", True, [["60.3%"]], ["doc"])
+    refusal = ("The documents do not give that figure. The closest the documents come: "
+               "Exports jumped 60.3% in June [1].")
+    scored = score_item(_FakeAssistant(refusal, abstained=True), item, judge=None)
+    assert scored["fact_recall"] == 0.0 and scored["facts_missed"] == ["60.3%"]
+    assert scored["first_sentence_hit"] is False and scored["context_fact_recall"] == 1.0
+    answered = score_item(_FakeAssistant("Exports jumped 60.3% in June.", abstained=False), item, judge=None)
+    assert answered["fact_recall"] == 1.0 and answered["first_sentence_hit"] is True
