@@ -204,8 +204,15 @@ def measured_word(question: str) -> str | None:
     asks for by name.
     """
     for token in parse(question):
-        if token.lower_ in ("many", "much") and token.dep_ == "amod" and token.head.pos_ in ("NOUN", "PROPN"):
+        if token.lower_ not in ("many", "much"):
+            continue
+        if token.dep_ == "amod" and token.head.pos_ in ("NOUN", "PROPN"):
             return token.head.text
+        # "How many of the 900 students survived?": what "of" names is what is counted.
+        for of in (child for child in token.children if child.dep_ == "prep" and child.lower_ == "of"):
+            for counted in of.children:
+                if counted.dep_ == "pobj" and counted.pos_ in ("NOUN", "PROPN"):
+                    return counted.text
     found = _ASKS_FIGURE.search(question)
     named = re.findall(rf"\b{_MEASURES}\b", found.group(0), re.IGNORECASE) if found else []
     return named[-1] if named else None
@@ -236,7 +243,7 @@ def gives_figure(texts: list[str], question: str = "", lead_ups: list[str] | Non
     names = [set(content_words(n)) for n in question_entities(question)]
     kind = "percent" if _PERCENT_WORDS.search(question) else "money" if _MONEY_WORDS.search(question) else None
     for i, text in enumerate(texts):
-        if not has_quantity(text) or not wanted <= when_words(text):
+        if not (has_quantity(text) or _states_number_in_words(text)) or not wanted <= when_words(text):
             continue
         words = set(content_words(text))
         if lead_ups is not None:
@@ -247,6 +254,16 @@ def gives_figure(texts: list[str], question: str = "", lead_ups: list[str] | Non
             continue
         return True
     return False
+
+
+_NUMBER_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"})
+
+
+def _states_number_in_words(text: str) -> bool:
+    """A number spaCy reads in ``text`` other than a year: "a nine-year sentence", "nine years"
+    (``has_quantity`` reads digits and amounts only)."""
+    return any(not (value.is_integer() and 1000 <= value <= 2100)
+               for entity in read(text).entities if entity.label in _NUMBER_LABELS for value in entity.values)
 
 
 def asks_about_outcome(question: str) -> bool:

@@ -143,6 +143,15 @@ def test_a_figure_naming_what_is_counted_answers_a_long_news_question(make_assis
     assert measured_word("What was MP Materials' share price at the end of July 2025?") == "price"
     assert measured_word("Approximately how many employees were affected?") == "employees"
     assert measured_word("How much have gas prices increased?") is None
+    assert measured_word("How many of the 900 students buried in the collapse survived?") == "students"
+
+
+def test_a_number_written_in_words_is_a_figure():
+    from assistant.answering.evidence_coverage import gives_figure
+
+    question = "How many years is she due to serve for her drug smuggling sentence?"
+    assert gives_figure(["She is due to serve the remainder of a nine-year drug smuggling sentence."], question)
+    assert not gives_figure(["She is due to serve the remainder of a drug smuggling sentence in 2022."], question)
 
 
 def test_latest_questions_are_answered_as_of_the_newest_source_date(make_assistant, seeds_copy):
