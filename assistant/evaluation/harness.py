@@ -574,10 +574,13 @@ def judge_agreement(pairs: list[dict[str, Any]], embeddings: Any) -> dict[str, A
     predicted = [s >= judge.threshold for s in scores]
     out: dict[str, Any] = M.agreement([p["supported"] for p in pairs], predicted)
     out["threshold"] = judge.threshold
+    # Only dev labels are written out: results.json is read while tuning, and the test labels stay
+    # sealed (their disagreements count in fp/fn above, nowhere else).
     out["disagreements"] = [
         {"id": p.get("id"), "sentence": p["sentence"], "snippet": p["snippet"], "label": p["supported"],
          "score": round(s, 4), "note": p.get("note", "")}
-        for p, s, pred in zip(pairs, scores, predicted, strict=True) if pred != p["supported"]
+        for p, s, pred in zip(pairs, scores, predicted, strict=True)
+        if pred != p["supported"] and split_of(str(p.get("id", ""))) == "dev"
     ]
     return out
 

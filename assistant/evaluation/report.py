@@ -214,10 +214,8 @@ def _judge_section(a: dict[str, Any], by_split: dict[str, Any] | None = None) ->
             for part, s in by_split.items()
         ]
     if a["disagreements"]:
-        from assistant.evaluation.splits import split_of
-
-        shown = [d for d in a["disagreements"] if split_of(str(d.get("id", ""))) == "dev"]
-        lines += [f"Disagreements on dev labels ({len(shown)} of {len(a['disagreements'])}; test labels stay sealed):", "", "| id | label | judge score | sentence | snippet | note |", "|---|---|---:|---|---|---|"]
+        shown = a["disagreements"]  # dev labels only (``harness.judge_agreement``)
+        lines += [f"Disagreements on dev labels ({len(shown)} of {a['fp'] + a['fn']}; test labels stay sealed):", "", "| id | label | judge score | sentence | snippet | note |", "|---|---|---:|---|---|---|"]
         for d in shown:
             lines.append(f"| {d['id']} | {'supported' if d['label'] else 'not supported'} | {d['score']:.3f} "
                          f"| {_cell(d['sentence'], 160)} | {_cell(d['snippet'], 160)} | {_cell(d['note'], 120)} |")
