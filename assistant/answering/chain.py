@@ -44,6 +44,7 @@ from assistant.answering.questions import (
     validate_question,
     wants_latest,
 )
+from assistant.answering.referents import name_the_referent
 from assistant.answering.rendering import ClaimRenderer, render_claims, render_conflicts
 from assistant.answering.source_facts import (
     DocumentSnapshot,
@@ -136,6 +137,8 @@ class AnswerChain:
             return
         if verdict.not_covered:
             metadata["not_covered"] = verdict.not_covered
+        # After deciding: the sentence that names what the lead refers to may score below the bar.
+        gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
         evidence, conflicts = note_conflicts(understood.asked, gathered.spans, gathered.evidence)
         shown = ShownText(ClaimRenderer(evidence), self._as_of_lead(understood.asked, evidence, documents, metadata),
                           clock)

@@ -74,7 +74,7 @@ def _shape(question: str) -> QuestionShape:
     if word in ("who", "whom", "whose"):
         return QuestionShape(False, PEOPLE)
     # "what"/"which": the noun it determines says what is asked for, and its number how many.
-    noun = _determined_noun(wh)
+    noun = determined_noun(wh)
     if noun is None:
         return QuestionShape(broad=False)  # "What is the Yuan's official name?"
     lemma = noun.lemma_.lower()
@@ -90,17 +90,18 @@ def _shape(question: str) -> QuestionShape:
     return QuestionShape(broad=plural)  # "What steps ...", "What measures ...": a list
 
 
-def _determined_noun(wh):
+def determined_noun(wh):
     """The noun a "what"/"which" determines: its head when parsed as its determiner; else, for a
     determiner-tagged wh-word the parser attached elsewhere ("In which US state is ...", where
-    "which" came out as the preposition's object), the last noun of the words right after it."""
+    "which" came out as the preposition's object; "Which wildly popular show was ...", where it came out
+    as the subject), the last noun of the words right after it."""
     if wh.dep_ == "det":
         return wh.head
     if wh.tag_ != "WDT":
         return None
     phrase = []
     for token in wh.doc[wh.i + 1:]:
-        if token.pos_ not in ("ADJ", "NOUN", "PROPN", "NUM"):
+        if token.pos_ not in ("ADV", "ADJ", "NOUN", "PROPN", "NUM"):
             break
         phrase.append(token)
     return phrase[-1] if phrase and phrase[-1].pos_ in ("NOUN", "PROPN") else None
