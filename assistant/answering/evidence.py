@@ -17,7 +17,7 @@ from langchain_core.documents import Document as LCDocument
 from assistant.answering.evidence_coverage import instance_names, other_instances, question_entities
 from assistant.answering.question_shape import names_kind_asked, question_shape
 from assistant.answering.safety import is_instruction
-from assistant.text.language import parse, read, read_many
+from assistant.text.language import NAME_LABELS, parse, read, read_many
 from assistant.text.sentences import sentence_spans
 from assistant.text.words import content_words
 
@@ -161,7 +161,8 @@ def score_spans(question: str, spans: list[Span], embeddings) -> np.ndarray:
     q = np.asarray(embeddings.embed_query(question))
     m = np.asarray(embeddings.embed_documents([s.text for s in spans]))
     cosines = m @ q
-    q_words = set(content_words(question))
+    # Overlap with the sentence that asks: a preamble's words are in every sentence about its story.
+    q_words = set(content_words(asking_sentence(question)))
     names = [set(content_words(n)) for n in question_entities(question)]
     words = [set(content_words(s.text)) for s in spans]  # each sentence tokenized once
     for span, cos, own in zip(spans, cosines, words, strict=True):
@@ -292,7 +293,7 @@ def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expec
     rare they are among the retrieved sentences: every sentence about rare
     earths says "China", only the one that answers says "quotas" and "used".
     """
-    question_reading = read(question)
+    question_reading, asking = read(question), read(asking_sentence(question))
     ranked = sorted(range(len(spans)), key=lambda i: -spans[i].score)
     # It must pair with the question (share a content word), not just name a person:
     # a photo credit names one too.
@@ -302,10 +303,34 @@ def _lead_with_answer(question: str, spans: list[Span], chosen: list[int], expec
     typed = [i for i in pool if names_kind_asked(readings[i], expected, question_reading)]
     if not typed:
         return chosen
-    weight = _rarity(question_reading.lemmas, [r.lemmas for r in readings.values()])
-    best = max(typed, key=lambda i: (sum(weight[w] for w in question_reading.lemmas & readings[i].lemmas),
+    # The words of the sentence that asks weigh, not a preamble's ("Aaron Judge hit his 62nd home run
+    # this week. Who holds the record with 73 home runs?": every sentence about Judge shares the first).
+    weight = _rarity(asking.lemmas, [r.lemmas for r in readings.values()])
+    best = max(typed, key=lambda i: (sum(weight[w] for w in asking.lemmas & readings[i].lemmas),
                                      spans[i].score))
     return [best, *[j for j in chosen if j != best]][: len(chosen)]
+
+
+def asking_sentence(question: str) -> str:
+    """The sentence of ``question`` that asks (the last one ending in "?"), or all of it.
+
+    News quizzes and users put context first: "Aaron Judge hit his 62nd home run this week.
+    Who holds the record with 73 home runs?". When the asking sentence refers back with a
+    pronoun ("Which team did he call games for?"), the names the context gives come with it.
+    """
+    sentences = [question[s:e] for s, e in sentence_spans(question)]
+    asking = [s for s in sentences if s.rstrip().endswith("?")]
+    if len(sentences) < 2 or not asking:
+        return question
+    last = asking[-1]
+    if not any(t.tag_ in ("PRP", "PRP$") and t.lower_ not in _SPEAKERS for t in parse(last)):
+        return last
+    context = question[: question.rfind(last)]
+    return " ".join([*(e.text for e in read(context).entities if e.label in NAME_LABELS), last])
+
+
+# Pronouns of the one asking, not of someone the context named.
+_SPEAKERS = frozenset({"i", "me", "my", "we", "us", "our", "you", "your"})
 
 
 def _rarity(words: frozenset[str], sentences: list[frozenset[str]]) -> dict[str, float]:

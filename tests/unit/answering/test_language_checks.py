@@ -6,7 +6,13 @@ import pytest
 from langchain_core.documents import Document
 
 from assistant.answering.abstention import unpaired_years
-from assistant.answering.evidence import Span
+from assistant.answering.evidence import (
+    Span,
+    asking_sentence,
+    choose_spans,
+    score_spans,
+    spans_from_chunks,
+)
 from assistant.answering.question_shape import question_shape
 from assistant.answering.verification import SupportJudge, contradiction
 from assistant.text import antonyms
@@ -498,7 +504,7 @@ def test_a_figure_counts_when_the_name_is_in_its_lead_up():
 
 
 def test_the_sentence_after_one_naming_the_questions_subject_shares_its_name_bonus():
-    from assistant.answering.evidence import ENTITY_BONUS, score_spans, spans_from_chunks
+    from assistant.answering.evidence import ENTITY_BONUS
 
     question = "What does the Islamic State lack?"
     named = "The Islamic State is a militant group led by Sunni Arabs."
@@ -540,3 +546,27 @@ def test_two_dates_swapped_between_their_phrases_contradict_the_span():
     # One date in the span: nothing to swap with (the date check decides).
     assert contradiction("British librarians ranked the book ahead of the Bible in 2006.",
                          "In 2006, British librarians ranked the book ahead of the Bible.") is None
+
+
+@pytest.mark.parametrize("question, asking", [
+    ("Who holds the record?", "Who holds the record?"),
+    ("Aaron Judge hit his 62nd home run this week. Who holds the record with 73 home runs?",
+     "Who holds the record with 73 home runs?"),
+    # A pronoun refers back: the context's names come along.
+    ("Vin Scully died this week. Which team did he call games for?", "Vin Scully Which team did he call games for?"),
+    ("I read about the quotas. What did you find on exports?", "What did you find on exports?"),
+])
+def test_the_sentence_that_asks_is_what_sentences_are_matched_against(question, asking):
+    assert asking_sentence(question) == asking
+
+
+def test_a_preamble_does_not_lead_the_answer_away_from_the_asking_sentence():
+    question = "Aaron Judge hit his record-breaking 62nd home run this week. Who holds the record with 73 home runs?"
+    judge = "Aaron Judge broke the American League home run record, hitting his 62nd home run on Tuesday."
+    bonds = "Barry Bonds holds the major league record of 73 home runs."
+    # The same similarity for both: the words shared with the question decide.
+    encoder = _Vectors({question: [1.0, 0.0], judge: [0.6, 0.8], bonds: [0.6, 0.8]})
+    chunks = [Document(f"{judge}\n\n{bonds}", metadata={"start": 0, "doc_id": "d", "id": "d:1"})]
+    spans = spans_from_chunks(chunks)
+    matrix = score_spans(question, spans, encoder)
+    assert choose_spans(question, spans, matrix, 3)[0].text == bonds
