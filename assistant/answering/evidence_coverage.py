@@ -9,13 +9,12 @@ finish (a conflict about an amount the question asks for is worth noting).
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from functools import lru_cache
 
 from assistant.text.language import NAME_LABELS, parse, read
 from assistant.text.quantities import find_entities, has_quantity
-from assistant.text.related_words import related
+from assistant.text.related_words import same_word_forms
 from assistant.text.words import content_words, is_stop_word
 
 _MEASURES = r"(figures?|numbers?|amounts?|totals?|volumes?|tonnage|quotas?|prices?|rates?|costs?|values?|percentages?|shares?|sums?|salary|salaries)"
@@ -172,24 +171,13 @@ def unmatched_nouns(question: str, texts: list[str]) -> list[str]:
     it; such a question must match its best sentence more closely to be
     answered (``abstain_unmatched_match_threshold``). A noun is mentioned by
     any form of its word too ("smugglers" by "smuggling"): WordNet's related
-    forms that share its first letters (``SAME_WORD_PREFIX``), not its
+    forms that share its first letters (``same_word_forms``), not its
     synonyms, which would let "occupation" be mentioned by "business".
     """
     heads = [chunk.root for chunk in parse(question).noun_chunks if not any(t.tag_ in _WH_TAGS for t in chunk)]
     nouns = {h.text: h.lemma_.lower() for h in heads if h.pos_ in ("NOUN", "PROPN") and h.is_alpha and not h.is_stop}
     return [noun for noun, lemma in nouns.items()
-            if not any(mentioned(form, texts) for form in (noun, *_forms_of(lemma)))]
-
-
-#: Letters a derivational form shares with its word ("smuggl-er", "smuggl-e"; "crisis" and
-#: "critical", WordNet relatives, share three).
-SAME_WORD_PREFIX = 4
-
-
-def _forms_of(lemma: str) -> list[str]:
-    """WordNet's one-word relatives of ``lemma`` that are forms of the same word."""
-    return [w for w in related(lemma)
-            if " " not in w and len(os.path.commonprefix([w, lemma])) >= SAME_WORD_PREFIX]
+            if not any(mentioned(form, texts) for form in (noun, *same_word_forms(lemma)))]
 
 
 def asks_for_figure(question: str) -> bool:

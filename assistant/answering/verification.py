@@ -29,7 +29,7 @@ from assistant.text.language import (
     read_many,
 )
 from assistant.text.places import containing_places
-from assistant.text.related_words import related
+from assistant.text.related_words import related, same_word_forms
 from assistant.text.sentences import sentence_spans
 from assistant.text.words import stem
 
@@ -146,7 +146,9 @@ def _conflict(claim: Reading, span: Reading) -> str | None:
         if stem(word) in prefixed and word not in span.lemmas:
             return "negation"  # "China announced quotas" against "unannounced quotas"
     for word in claim.all_lemmas - span.all_lemmas:
-        if antonyms(word) & span.all_lemmas:
+        # The antonym in any form of its word: "sold quickly" against "sales were slow" ("slowly").
+        opposites = antonyms(word)
+        if (opposites | {form for a in opposites for form in same_word_forms(a)}) & span.all_lemmas:
             return f"antonym:{word}"
     # The parse's structure: who does it, whose it is, what a year or amount belongs to, which kind.
     for kind, check in (("roles", _swapped_doer), ("owner", _other_owner), ("paired", _paired_elsewhere),

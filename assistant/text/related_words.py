@@ -15,6 +15,7 @@ each word's set is built when first asked for); without WordNet no word has rela
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +31,18 @@ def related(lemma: str) -> frozenset[str]:
     """Lower-case synonyms and derivational forms of ``lemma`` (spaces in multi-word ones)."""
     joined = _table().get(lemma.lower())
     return frozenset(joined.split("|")) if joined else frozenset()
+
+
+#: Letters a derivational form shares with its word ("smuggl-er", "smuggl-e"; "crisis" and
+#: "critical", WordNet relatives, share three).
+SAME_WORD_PREFIX = 4
+
+
+def same_word_forms(lemma: str) -> list[str]:
+    """WordNet's one-word relatives of ``lemma`` that are forms of the same word, not synonyms
+    ("slow" for "slowly", "smuggler" for "smuggle"; not "business" for "occupation")."""
+    return [w for w in related(lemma)
+            if " " not in w and len(os.path.commonprefix([w, lemma])) >= SAME_WORD_PREFIX]
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,14 @@ def test_antonym_is_a_contradiction():
     assert contradiction("In 1760 the British lost the Battle of Quebec.", SPAN) == "antonym:lose"
 
 
+@pytest.mark.skipif(not antonyms.available(), reason="Debian wordnet-base is not installed")
+def test_an_antonym_in_another_form_of_its_word_is_a_contradiction():
+    # WordNet's antonym of "quickly" is "slowly"; the span says "slow".
+    span = "Though the iPod was released in 2001, its price caused sales to be relatively slow until 2004."
+    assert contradiction("The iPod sold quickly after its release in 2001.", span) == "antonym:quickly"
+    assert contradiction("The iPod's sales were slow at first.", span) is None
+
+
 @pytest.mark.parametrize(
     ("claim", "span"),
     [
