@@ -248,10 +248,11 @@ def _attachments(doc: Any, entities: tuple[Entity, ...]) -> tuple[tuple[frozense
     (through a preposition: "in 2001" -> "released"), without the branches that carry
     another amount or date ("..., but sales stayed slow until 2004") unless it was written
     before them."""
-    dated = [(ent, e) for ent, e in zip(doc.ents, entities, strict=True)
-             if e.label in NUMERIC_LABELS | TIME_LABELS and e.values]
+    valued = [(ent, _dated_values(e)) for ent, e in zip(doc.ents, entities, strict=True)
+              if e.label in NUMERIC_LABELS | TIME_LABELS]
+    dated = [(ent, values) for ent, values in valued if values]
     out = []
-    for ent, entity in dated:
+    for ent, values in dated:
         node = ent.root.head
         while node.pos_ == "ADP" and node.head.i != node.i:  # the root is its own head (by position)
             node = node.head
@@ -265,8 +266,14 @@ def _attachments(doc: Any, entities: tuple[Entity, ...]) -> tuple[tuple[frozense
         skipped |= {t.i for t in ent}
         lemmas = frozenset(t.lemma_.lower() for t in node.subtree
                            if t.i not in skipped and _is_content(t) and not t.like_num)
-        out.append((entity.values, lemmas))
+        out.append((values, lemmas))
     return tuple(out)
+
+
+def _dated_values(entity: Entity) -> frozenset[float]:
+    """An amount's or date's values; for a decade, which spaCy reads as no number ("the 1950s"),
+    its first year, so what each decade qualifies can be compared like a year's."""
+    return entity.values or frozenset(float(int(d) * 10) for d in _DECADE.findall(entity.text))
 
 
 def _modifiers(doc: Any) -> frozenset[tuple[str, str]]:

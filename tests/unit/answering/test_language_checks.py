@@ -551,6 +551,11 @@ def test_two_dates_swapped_between_their_phrases_contradict_the_span():
             ).startswith("paired:")
     assert contradiction("The iPod came out in 2001, but its sales stayed slow until 2004.", span) is None
     assert contradiction("Sales of the iPod were slow until 2004.", span) is None
+    # Decades, which spaCy reads as no number, are compared by their first year.
+    decades = ("The city was a center of jazz in the 1940s, abstract expressionism in the 1950s, "
+               "and the birthplace of hip hop in the 1970s.")
+    assert (contradiction("Hip hop was born in the city in the 1950s.", decades) or "").startswith("paired:")
+    assert contradiction("Hip hop was born in the city in the 1970s.", decades) is None
     # One date in the span: nothing to swap with (the date check decides).
     assert contradiction("British librarians ranked the book ahead of the Bible in 2006.",
                          "In 2006, British librarians ranked the book ahead of the Bible.") is None
