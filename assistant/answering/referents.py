@@ -46,7 +46,7 @@ def name_the_referent(question: str, spans: list[Span], evidence: list[Span]) ->
     if asked is None:
         return evidence
     lead, question_reading = evidence[0], read(question)
-    route = _refers_without_naming(lead.text, asked, question_reading.lemmas)
+    route = _refers_without_naming(lead.text, asked, question_reading.lemmas, _ANSWER_NAMES | shape.expected)
     if route is None:
         return evidence
     # A pronoun may stand for someone else while the lead names the answer ("It was founded by
@@ -76,16 +76,24 @@ def _asked_noun(question: str) -> tuple[str, str] | None:
     return None
 
 
-def _refers_without_naming(sentence: str, asked: tuple[str, str], question_lemmas: frozenset[str]) -> str | None:
-    """How (``"definite"``, ``"pronoun"``, or None when it does not) ``sentence`` mentions the asked-for thing only by a definite noun with no name
-    anywhere in its phrase ("the wildly popular South Korean show"), or by a pronoun doing, in
-    the same role, a verb of the question ("They are dropping" for "Which band ... is dropping")."""
+def _refers_without_naming(sentence: str, asked: tuple[str, str], question_lemmas: frozenset[str],
+                           naming: frozenset[str]) -> str | None:
+    """How ``sentence`` mentions the asked-for thing without naming it, or None when it does not.
+
+    ``"definite"``: by a definite noun with no name of a ``naming`` kind anywhere in its phrase
+    ("the wildly popular South Korean show"); ``"pronoun"``: by a pronoun doing, in the same role,
+    a verb of the question ("They are dropping" for "Which band ... is dropping").
+    """
     noun, role = asked
     forms = {noun} | related(noun) if noun else set()
     for token in parse(sentence):
         if noun and token.lemma_.lower() in forms and token.pos_ == "NOUN":
             determiners = {c.lower_ for c in token.children if c.dep_ in ("det", "poss")}
-            named = any(t.pos_ == "PROPN" or (t.ent_type_ and t.ent_type_ != "NORP")
+            # Named by an entity of a kind that could be the answer, a proper noun outside any entity,
+            # or any entity before the noun: "the time of the Miocene" and "the August 12 deadline"
+            # are named, "The shows on Tuesday" is not named by its date.
+            named = any(t.ent_type_ in naming or (t.pos_ == "PROPN" and not t.ent_type_)
+                        or (t.i < token.i and t.ent_type_ and t.ent_type_ != "NORP")
                         for t in token.subtree if t.i != token.i)
             if determiners & _DEFINITE and not named:
                 return "definite"

@@ -63,3 +63,14 @@ def test_a_sentence_before_that_names_nothing_new_is_not_put_first():
 def test_broad_questions_are_left_alone():
     named, lead = _passage(NAMING, REFERRING)
     assert name_the_referent("Why did the university apologise?", [named, lead], [lead]) == [lead]
+
+
+def test_a_date_after_the_noun_does_not_name_it_but_one_before_it_does():
+    named, lead = _passage("It was a good morning for the casts of “Succession” and “Ted Lasso.”",
+                           "The shows on Tuesday earned several nominations for the 74th Emmy Awards.")
+    question = "Which show received the most nominations for the 2022 Emmy Awards?"
+    assert name_the_referent(question, [named, lead], [lead]) == [named, lead]
+    before, dated = _passage("Expect continued Chinese export controls and US efforts to build supply chains.",
+                             "The August 12 trade negotiation deadline may influence future export policies.")
+    question = "Which trade negotiation deadline may influence future export policies?"
+    assert name_the_referent(question, [before, dated], [dated]) == [dated]
