@@ -22,6 +22,9 @@ from assistant.text.related_words import related
 
 # Determiners that point back to something already named.
 _SUBJECTS = ("nsubj", "nsubjpass")
+# A question's role for what it asks -> the roles a pronoun standing for it takes in a sentence:
+# "Who did Abercrombie replace?" (object) -> "He had been replaced by Abercrombie" (passive subject).
+_ROLES = {"nsubj": ("nsubj",), "nsubjpass": ("nsubjpass",), "dobj": ("nsubjpass",)}
 _DEFINITE = frozenset({"the", "this", "that", "these", "those"})
 # Pronouns that stand for a thing or a group named before.
 _PRONOUNS = frozenset({"it", "they", "he", "she"})
@@ -61,17 +64,17 @@ def name_the_referent(question: str, spans: list[Span], evidence: list[Span]) ->
 
 
 def _asked_noun(question: str) -> tuple[str, str] | None:
-    """(lemma of the noun a "which"/"what" determines, or "" for "who"; its dependency when it is
-    the question's subject, else "")."""
+    """(lemma of the noun a "which"/"what" determines, or "" for "who"/"whom"; its dependency when
+    it is the question's subject or object, else "")."""
     for token in parse(question):
-        if token.lower_ == "who" and token.tag_ == "WP":
-            return "", token.dep_ if token.dep_ in _SUBJECTS else ""
+        if token.lower_ in ("who", "whom") and token.tag_ == "WP":
+            return "", token.dep_ if token.dep_ in _ROLES else ""
         if token.lower_ in ("which", "what") and token.tag_ == "WDT":
             noun = determined_noun(token)
             if noun is None:
                 return None
             # The parser may hang the subject on the wh-word ("Which wildly popular show was ...").
-            role = noun.dep_ if noun.dep_ in _SUBJECTS else token.dep_ if token.dep_ in _SUBJECTS else ""
+            role = noun.dep_ if noun.dep_ in _ROLES else token.dep_ if token.dep_ in _SUBJECTS else ""
             return noun.lemma_.lower(), role
     return None
 
@@ -97,7 +100,7 @@ def _refers_without_naming(sentence: str, asked: tuple[str, str], question_lemma
                         for t in token.subtree if t.i != token.i)
             if determiners & _DEFINITE and not named:
                 return "definite"
-        if (role and token.lower_ in _PRONOUNS and token.dep_ == role
+        if (role and token.lower_ in _PRONOUNS and token.dep_ in _ROLES[role]
                 and token.head.lemma_.lower() in question_lemmas):
             return "pronoun"
     return None

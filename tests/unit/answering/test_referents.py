@@ -74,3 +74,10 @@ def test_a_date_after_the_noun_does_not_name_it_but_one_before_it_does():
                              "The August 12 trade negotiation deadline may influence future export policies.")
     question = "Which trade negotiation deadline may influence future export policies?"
     assert name_the_referent(question, [before, dated], [dated]) == [dated]
+
+
+def test_a_passive_pronoun_stands_for_what_the_question_asks_as_its_object():
+    named, lead = _passage("Pitt embarked on a plan for the 1758 campaign that was largely developed by Loudoun.",
+                           "He had been replaced by Abercrombie as commander in chief after the failures of 1757.")
+    question = "Who did Abercrombie replace as commander in chief?"
+    assert name_the_referent(question, [named, lead], [lead]) == [named, lead]
