@@ -224,6 +224,13 @@ def choose_spans(
     # sentence cannot push every other relevant sentence out of the answer.
     best = max(s.base_score or s.score for s in spans)
     order = sorted(range(len(spans)), key=lambda i: -spans[i].score)
+    if broad:
+        # A broad question gathers from several sentences, but of the documents about it: one whose
+        # best sentence is not within the narrow margin is about another story that shares words.
+        doc_best: dict[str, float] = {}
+        for s in spans:
+            doc_best[s.doc_id] = max(doc_best.get(s.doc_id, 0.0), s.base_score or s.score)
+        order = [i for i in order if doc_best[spans[i].doc_id] >= best - NARROW_MARGIN]
     chosen: list[int] = []
     while order and len(chosen) < n:
         def mmr(i: int) -> float:

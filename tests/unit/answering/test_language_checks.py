@@ -583,3 +583,16 @@ def test_a_preamble_does_not_lead_the_answer_away_from_the_asking_sentence():
     spans = spans_from_chunks(chunks)
     matrix = score_spans(question, spans, encoder)
     assert choose_spans(question, spans, matrix, 3)[0].text == bonds
+
+
+def test_a_broad_question_gathers_only_from_documents_about_it():
+    import numpy as np
+
+    def span(doc_id, score, n):
+        return Span(doc_id, "T", "", n * 100, n * 100 + 40, f"Sentence {n} of {doc_id}.", f"{doc_id}:1",
+                    score=score, base_score=score)
+
+    # Another story's best sentence is within the broad margin of the best one, not within the narrow one.
+    spans = [span("ian", 0.80, 0), span("ian", 0.70, 1), span("nicole", 0.74, 2), span("artemis", 0.62, 3)]
+    chosen = choose_spans("How did Hurricane Ian affect Florida?", spans, np.eye(len(spans)), 7)
+    assert [s.doc_id for s in chosen] == ["ian", "nicole", "ian"]
