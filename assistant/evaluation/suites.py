@@ -29,6 +29,8 @@ class Suite:
     about: str = ""
     # False: reported only, never used by ``assistant calibrate`` to choose thresholds.
     calibrate: bool = True
+    # How to make the gold file and corpus when they are built locally, not committed.
+    build: str = ""
 
 
 def read_toml(path: str | Path, what: str, fix: str = "") -> dict[str, Any]:
@@ -42,7 +44,7 @@ def read_toml(path: str | Path, what: str, fix: str = "") -> dict[str, Any]:
 
 
 def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> list[Suite]:
-    """Read ``[name]`` tables with ``gold``, ``corpus`` (list) and optional ``labels``/``about``/``calibrate``.
+    """Read ``[name]`` tables with ``gold``, ``corpus`` (list) and optional ``labels``/``about``/``calibrate``/``build``.
 
     Raises:
         InputError: naming the file and the suite or field that is wrong.
@@ -62,7 +64,7 @@ def load_suites(path: str | Path = DEFAULT_SUITES_FILE) -> list[Suite]:
             raise InputError(f"{path}: suite [{name}] has calibrate = {calibrate!r}; use true or false.")
         suites.append(Suite(name, Path(table["gold"]), tuple(Path(c) for c in corpus),
                             Path(labels) if isinstance(labels, str) else None, str(table.get("about", "")),
-                            calibrate))
+                            calibrate, str(table.get("build", ""))))
     if not suites:
         raise InputError(f"Suites file {str(path)!r} names no suite; add a [name] table with gold and corpus.")
     return suites
@@ -83,7 +85,12 @@ def choose_suites(gold: str | None, corpus: tuple[str, ...], labels: str | None,
                   names: tuple[str, ...] | list[str]) -> list[Suite]:
     """``--gold`` (one file of the user's own, over ``--corpus``, default the seeds) or the named suites."""
     if not gold:
-        return select_suites(load_suites(suites_file), names)
+        chosen = select_suites(load_suites(suites_file), names)
+        for suite in chosen:
+            if suite.build and not suite.gold.is_file():
+                raise InputError(f"Suite [{suite.name}]: gold file {str(suite.gold)!r} does not exist; it is built "
+                                 f"locally, not committed: {suite.build}")
+        return chosen
     if labels and not Path(labels).is_file():
         raise InputError(f"Judge labels file {labels!r} does not exist; pass --labels '' to skip.")
     return [Suite(Path(gold).stem, Path(gold), tuple(Path(c) for c in corpus or ("seeds",)),

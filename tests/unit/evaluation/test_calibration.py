@@ -68,3 +68,18 @@ def test_a_tie_on_the_worst_suite_goes_to_the_better_mean():
     b = [_obs(True, 0.7, None) for _ in range(20)] + [_obs(False, 0.9, None)]
     chosen = choose_pair({"a": a, "b": b})
     assert 0.45 < chosen["threshold"] <= 0.7
+
+
+def test_a_locally_built_suite_that_is_not_built_says_how_to_build_it(tmp_path):
+    import pytest
+
+    from assistant.errors import InputError
+    from assistant.evaluation.suites import choose_suites
+
+    path = tmp_path / "suites.toml"
+    path.write_text(f'[news]\ngold = "{tmp_path / "gold.jsonl"}"\ncorpus = ["docs"]\n'
+                    'build = "python eval/news/build.py --repo CLONE"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"\[news\].*does not exist.*python eval/news/build.py --repo CLONE"):
+        choose_suites(None, (), None, path, [])
+    (tmp_path / "gold.jsonl").write_text("", encoding="utf-8")
+    assert [s.name for s in choose_suites(None, (), None, path, [])] == ["news"]
