@@ -1,4 +1,4 @@
-"""Gather stage: when the leading sentence refers to what was asked without naming it, name it first.
+"""After decide: when the lead sentence refers to what was asked without naming it, name it first.
 
 News writes the name once and then refers back: "More than 4,000 applicants
 were accepted to Northeastern University's law school ... There was just one
@@ -7,8 +7,10 @@ Asked "Which university sent acceptance letters by mistake?", the second
 sentence matches the question best, yet only the first says which
 university. The parse shows the reference: the asked-for noun under a
 definite determiner with no name attached ("the university", "the wildly
-popular South Korean show"), or a pronoun doing what the question's subject
-does ("They are dropping a new single" for "Which band is dropping ...").
+popular South Korean show"), or a pronoun doing a verb of the question in the
+role the question asks about ("They are dropping a new single" for "Which band
+is dropping ...", "He had been replaced by Abercrombie" for "Who did
+Abercrombie replace?").
 The sentence just before it in the same passage, when it names something the
 question does not, then goes first: it is the one that answers.
 """
@@ -20,16 +22,14 @@ from assistant.answering.question_shape import determined_noun, names_kind_asked
 from assistant.text.language import NAME_LABELS, parse, read
 from assistant.text.related_words import related
 
-# Determiners that point back to something already named.
 _SUBJECTS = ("nsubj", "nsubjpass")
 # A question's role for what it asks -> the roles a pronoun standing for it takes in a sentence:
 # "Who did Abercrombie replace?" (object) -> "He had been replaced by Abercrombie" (passive subject).
 _ROLES = {"nsubj": ("nsubj",), "nsubjpass": ("nsubjpass",), "dobj": ("nsubjpass",)}
+# Determiners that point back to something already named.
 _DEFINITE = frozenset({"the", "this", "that", "these", "those"})
 # Pronouns that stand for a thing or a group named before.
 _PRONOUNS = frozenset({"it", "they", "he", "she"})
-# Dependents that attach a name to a noun ("the show Squid Game", "Netflix's show", "the Yosemite park").
-_NAMING_DEPS = frozenset({"compound", "appos", "poss", "nmod", "flat", "npadvmod"})
 # Labels of a name that answers "which ..." (a nationality describes, it does not name).
 _ANSWER_NAMES = NAME_LABELS - {"NORP"}
 
@@ -91,7 +91,7 @@ def _refers_without_naming(sentence: str, asked: tuple[str, str], question_lemma
     forms = {noun} | related(noun) if noun else set()
     for token in parse(sentence):
         if noun and token.lemma_.lower() in forms and token.pos_ == "NOUN":
-            determiners = {c.lower_ for c in token.children if c.dep_ in ("det", "poss")}
+            determiners = {c.lower_ for c in token.children if c.dep_ == "det"}
             # Named by an entity of a kind that could be the answer, a proper noun outside any entity,
             # or any entity before the noun: "the time of the Miocene" and "the August 12 deadline"
             # are named, "The shows on Tuesday" is not named by its date.
