@@ -243,7 +243,12 @@ class Collections:
         """Create ``name`` unless it exists (an ingest into a new name); True when created."""
         if self.exists(name):
             return False
-        self.create(name, **shaping)
+        try:
+            self.create(name, **shaping)
+        except InputError:
+            if self.exists(name):
+                return False  # another process (a second machine's ingest) created it since the check
+            raise
         return True
 
     def record_sync(self, name: str, folders: builtins.list[str], settings: Settings) -> None:

@@ -116,3 +116,24 @@ def test_document_delete_and_reindex(root: Assistant, tmp_path: Path) -> None:
     (corpus / "peru.md").unlink()
     with pytest.raises(InputError, match="is gone"):
         root.reindex_document("peru")
+
+
+def test_ensure_accepts_a_collection_another_process_created_since_its_check(root: Assistant, monkeypatch) -> None:
+    # Two machines ingest into a new name at once: both see it missing, the other creates it first.
+    collections = root.collections
+    other = Assistant(index_dir=root.settings.index_dir, llm="extractive", embeddings=HashingEmbeddings())
+    real_exists = type(collections).exists
+    checked = []
+
+    def missing_at_first_check(self, name):
+        if not checked:
+            checked.append(name)
+            other.collections.create(name)  # the other machine wins the race here
+            return False
+        return real_exists(self, name)
+
+    monkeypatch.setattr(type(collections), "exists", missing_at_first_check)
+    assert collections.ensure("shared") is False
+    assert "shared" in collections.names()
+    with pytest.raises(InputError, match="already exists"):
+        collections.create("shared")
