@@ -222,14 +222,15 @@ def choose_spans(
         n = min(n, NARROW_MAX_SPANS)
     # The margin is measured from the best unboosted score, so a boosted
     # sentence cannot push every other relevant sentence out of the answer.
-    best = max(s.base_score or s.score for s in spans)
+    doc_best: dict[str, float] = {}  # each document's best unboosted score
+    for s in spans:
+        unboosted = s.base_score or s.score
+        doc_best[s.doc_id] = max(doc_best.get(s.doc_id, unboosted), unboosted)
+    best = max(doc_best.values())
     order = sorted(range(len(spans)), key=lambda i: -spans[i].score)
     if broad:
         # A broad question gathers from several sentences, but of the documents about it: one whose
         # best sentence is not within the narrow margin is about another story that shares words.
-        doc_best: dict[str, float] = {}
-        for s in spans:
-            doc_best[s.doc_id] = max(doc_best.get(s.doc_id, 0.0), s.base_score or s.score)
         order = [i for i in order if doc_best[spans[i].doc_id] >= best - NARROW_MARGIN]
     chosen: list[int] = []
     while order and len(chosen) < n:

@@ -248,9 +248,8 @@ def _attachments(doc: Any, entities: tuple[Entity, ...]) -> tuple[tuple[frozense
     (through a preposition: "in 2001" -> "released"), without the branches that carry
     another amount or date ("..., but sales stayed slow until 2004") unless it was written
     before them."""
-    valued = [(ent, _dated_values(e)) for ent, e in zip(doc.ents, entities, strict=True)
-              if e.label in NUMERIC_LABELS | TIME_LABELS]
-    dated = [(ent, values) for ent, values in valued if values]
+    dated = [(ent, values) for ent, e in zip(doc.ents, entities, strict=True)
+             if e.label in NUMERIC_LABELS | TIME_LABELS and (values := _dated_values(e))]
     out = []
     for ent, values in dated:
         node = ent.root.head
