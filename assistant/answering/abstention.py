@@ -247,6 +247,45 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     return evidence, best
 
 
+def gives_asked_figure(question: str, chunks, sentences: list[Span], named: bool = False) -> bool:
+    """Whether one of ``sentences`` gives the figure ``question`` asks for, about its subject.
+
+    A figure only counts when its sentence is about the question's subject:
+    "exports jumped 60.3%" does not answer "what were the quota figures?".
+    ``named``: a sentence sharing under half the question's words must name what
+    the question counts, which the question must then name ("swings" in "how many
+    baby swings ...?"); else a question naming nothing it counts ("how much in
+    damages?") takes any number near its words ("the first two attempts").
+    """
+    def names_measured(text: str) -> bool:
+        return _names_measured(question, text) and not (named and measured_word(question) is None)
+
+    on_topic = [s for s in sentences if s.overlap >= FIGURE_TOPIC_OVERLAP
+                or (s.overlap >= FIGURE_NAMING_OVERLAP and names_measured(s.text))]
+    return gives_figure([s.text for s in on_topic], question, [_lead_up(chunks, s) for s in on_topic])
+
+
+def lead_with_figure(question: str, chunks, spans: list[Span], evidence: list[Span]) -> list[Span]:
+    """The evidence, led by a lower-ranked sentence giving the figure asked when the first ones give none.
+
+    "Approximately how many baby swings were recalled?" ranks "Millions of baby
+    swings and rockers ... have been recalled" first and "The recall affects 2
+    million MamaRoo swings" fifth; the figure check reads the first
+    ``MATCH_SENTENCES`` only and would abstain. So the next ``SECOND_LOOK_SENTENCES``
+    ranked sentences are read for the figure, under the same test of being on the
+    question's subject (stricter: these sentences read less like an answer), and the
+    best-ranked one that gives it leads.
+    """
+    if not evidence or not asks_for_figure(question) or gives_asked_figure(question, chunks, evidence[:MATCH_SENTENCES]):
+        return evidence
+    shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
+    others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
+    for lead in others:
+        if gives_asked_figure(question, chunks, [lead], named=True):
+            return [lead, *[s for s in evidence if s is not lead]][: len(evidence)]
+    return evidence
+
+
 def _windows(text: str) -> list[str]:
     """Overlapping word windows of a sentence long enough to hold several clauses (else none)."""
     words = text.split()
@@ -300,12 +339,7 @@ def check_coverage(
                               not_covered=list(unmatched), context_span=0)
         if not spared:
             return Abstention(True, "no_answering_sentence", NOT_COVERED, context_span=0)
-    # A figure only counts when its sentence is about the question's subject:
-    # "exports jumped 60.3%" does not answer "what were the quota figures?".
-    on_topic = [s for s in evidence[:3] if s.overlap >= FIGURE_TOPIC_OVERLAP
-                or (s.overlap >= FIGURE_NAMING_OVERLAP and _names_measured(question, s.text))]
-    lead_ups = [_lead_up(chunks, s) for s in on_topic]
-    if asks_for_figure(question) and not gives_figure([s.text for s in on_topic], question, lead_ups):
+    if asks_for_figure(question) and not gives_asked_figure(question, chunks, evidence[:MATCH_SENTENCES]):
         return Abstention(True, "figure_missing", "The documents do not give that figure.", context_span=0)
     if embeddings is not None and role_missing(question, [s.text for s in evidence[:3]], embeddings):
         return Abstention(True, "not_mentioned", NOT_COVERED)

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from assistant.answer import Answer
-from assistant.answering.abstention import Abstention, check_coverage, second_look
+from assistant.answering.abstention import Abstention, check_coverage, lead_with_figure, second_look
 from assistant.answering.claims import DraftClaim, extractive_claims
 from assistant.answering.conflicts import CONFLICT_NOTE_PREFIX, NotedConflict, note_conflicts
 from assistant.answering.evidence import (
@@ -192,6 +192,7 @@ class AnswerChain:
                 # abstains below the threshold); one that does may lead from lower down.
                 evidence, match = second_look(query, spans, evidence, self.matcher, threshold,
                                               kind_suffices=not unmatched)
+            evidence = lead_with_figure(query, chunks, spans, evidence)
             attach_source_facts(spans, documents)
         return GatheredEvidence(chunks, spans, evidence, match, unmatched)
 

@@ -596,3 +596,20 @@ def test_a_broad_question_gathers_only_from_documents_about_it():
     spans = [span("ian", 0.80, 0), span("ian", 0.70, 1), span("nicole", 0.74, 2), span("artemis", 0.62, 3)]
     chosen = choose_spans("How did Hurricane Ian affect Florida?", spans, np.eye(len(spans)), 7)
     assert [s.doc_id for s in chosen] == ["ian", "nicole", "ian"]
+
+
+def test_a_lower_ranked_sentence_giving_the_figure_asked_leads_instead_of_an_abstention():
+    from assistant.answering.abstention import lead_with_figure
+
+    question = "Approximately how many baby swings were recalled this week?"
+    first = ["Millions of baby swings that pose a risk to infants have been recalled.",
+             "Baby swings have been involved in a number of recent recalls."]
+    figure = "The recall affects 2 million MamaRoo swings, according to the CPSC."
+    evidence = [Span("d", "T", "S", i, i + 1, t, "d:1", score=0.8 - i / 10, overlap=0.4) for i, t in enumerate(first)]
+    lower = Span("d", "T", "S", 9, 10, figure, "d:1", score=0.5, overlap=0.3)
+    led = lead_with_figure(question, [], [*evidence, lower], evidence)
+    assert led[0] is lower and len(led) == len(evidence)
+    # A question naming nothing it counts does not take any number from further down.
+    vague = "The storm likely caused how much in damages?"
+    stray = Span("d", "T", "S", 9, 10, "The storm scuppered the third of two attempts.", "d:1", score=0.5, overlap=0.3)
+    assert lead_with_figure(vague, [], [*evidence, stray], evidence) == evidence
