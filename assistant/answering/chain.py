@@ -46,6 +46,7 @@ from assistant.answering.questions import (
 )
 from assistant.answering.referents import name_the_referent
 from assistant.answering.rendering import ClaimRenderer, render_claims, render_conflicts
+from assistant.answering.retrieval import STORY_CHUNKS
 from assistant.answering.source_facts import (
     DocumentSnapshot,
     attach_source_facts,
@@ -171,7 +172,7 @@ class AnswerChain:
     def gather(self, query: str, k: int | None, documents: DocumentSnapshot, clock: StageClock,
                focus: str = "") -> GatheredEvidence:
         """Retrieve chunks for ``query``, rank their sentences and choose the evidence."""
-        chunks = self.retriever.search(query, k=k or self.settings.k) if query else []
+        chunks = self.retriever.search(query, k=k or self.settings.k, story_chunks=STORY_CHUNKS) if query else []
         clock.since_start("retrieve_s")
         with clock.measure("evidence_s"):
             spans, matrix = rank_spans(query, chunks, self.embeddings) if chunks else ([], None)

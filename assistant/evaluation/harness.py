@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answering.chain import CONFLICT_NOTE_PREFIX
+from assistant.answering.retrieval import STORY_CHUNKS
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation import metrics as M
 from assistant.evaluation.splits import SPLITS, in_split, split_of
@@ -421,7 +422,9 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
     latency = time.perf_counter() - t
     ranking = M.doc_ranking(retrieved)
     deep = assistant.as_retriever(k=max(10, k)).search(item.question)[:10]
-    context = " ".join(d.page_content for d in assistant.as_retriever(k=k).search(item.question))
+    # What the answer chain read: its k chunks and the best documents' further chunks.
+    read_chunks = assistant.as_retriever(k=k).search(item.question, story_chunks=STORY_CHUNKS)
+    context = " ".join(d.page_content for d in read_chunks)
     # A refusal scores no fact, even when the closest sentence it quotes holds one: the user was
     # told the documents do not answer.
     hit, missed = M.fact_hits("" if abstained else M.strip_markers(text), item.facts)

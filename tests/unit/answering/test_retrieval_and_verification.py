@@ -1,6 +1,6 @@
 from langchain_core.documents import Document
 
-from assistant.answering.retrieval import diversify, reciprocal_rank_fusion
+from assistant.answering.retrieval import complete_stories, diversify, reciprocal_rank_fusion
 from assistant.answering.verification import (
     parse_markers,
     split_claims,
@@ -32,6 +32,16 @@ def test_diversity_gives_each_relevant_source_a_slot():
 def test_diversity_skips_overlapping_chunks():
     cands = [_doc("a1", "A", 1.0, 0, 100), _doc("a2", "A", 0.9, 10, 110), _doc("a3", "A", 0.8, 200, 300)]
     assert [d.metadata["id"] for d in diversify(cands, 2)] == ["a1", "a3"]
+
+
+def test_the_best_documents_get_more_of_their_candidate_chunks():
+    # "b1" is a chunk of the second-best document that ranked below chunks of others.
+    cands = [_doc("a1", "A", 1.0), _doc("c1", "C", 0.9), _doc("d1", "D", 0.8), _doc("b1", "A", 0.7),
+             _doc("c2", "C", 0.6), _doc("a2", "A", 0.5), _doc("d2", "D", 0.4)]
+    picked = cands[:3]
+    completed = [d.metadata["id"] for d in complete_stories(picked, cands, extra=2)]
+    assert completed == ["a1", "c1", "d1", "b1", "c2"]  # D is not among the two best documents
+    assert complete_stories(picked, cands, extra=0) == picked
 
 
 def test_parse_markers():
