@@ -252,16 +252,17 @@ def gives_asked_figure(question: str, chunks, sentences: list[Span], named: bool
 
     A figure only counts when its sentence is about the question's subject:
     "exports jumped 60.3%" does not answer "what were the quota figures?".
-    ``named``: a sentence sharing under half the question's words must name what
-    the question counts, which the question must then name ("swings" in "how many
-    baby swings ...?"); else a question naming nothing it counts ("how much in
-    damages?") takes any number near its words ("the first two attempts").
+    ``named``: every sentence must name what the question counts, which the question
+    must then name ("swings" in "how many baby swings ...?"); else a question naming
+    nothing it counts ("how much in damages?") takes any number near its words ("the
+    first two attempts"), and "the 2025 quota figures" a "$500 million deal" of 2025.
     """
-    def names_measured(text: str) -> bool:
-        return _names_measured(question, text) and not (named and measured_word(question) is None)
-
-    on_topic = [s for s in sentences if s.overlap >= FIGURE_TOPIC_OVERLAP
-                or (s.overlap >= FIGURE_NAMING_OVERLAP and names_measured(s.text))]
+    if named:
+        on_topic = [s for s in sentences if s.overlap >= FIGURE_NAMING_OVERLAP
+                    and measured_word(question) is not None and _names_measured(question, s.text)]
+    else:
+        on_topic = [s for s in sentences if s.overlap >= FIGURE_TOPIC_OVERLAP
+                    or (s.overlap >= FIGURE_NAMING_OVERLAP and _names_measured(question, s.text))]
     return gives_figure([s.text for s in on_topic], question, [_lead_up(chunks, s) for s in on_topic])
 
 
