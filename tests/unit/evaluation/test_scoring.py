@@ -19,7 +19,7 @@ class _FakeAssistant:
 
     def as_retriever(self, k):
         chunk = LCDocument(page_content="Exports jumped 60.3% in June.", metadata={"id": "doc:0"})
-        return SimpleNamespace(search=lambda question: [chunk])
+        return SimpleNamespace(search=lambda question, story_chunks=0: [chunk])
 
 
 def test_a_refusal_scores_no_fact_even_when_the_sentence_it_quotes_holds_one():
