@@ -184,9 +184,13 @@ class AnswerChain:
             if focus:
                 evidence = lead_with_focus(focus, spans, evidence)
             match = None
-            # Only the match check reads which question nouns the passages lack.
+            # Only the match check reads which question nouns the passages lack: in the chunks
+            # retrieved for the question, as when its threshold was calibrated, not in the story
+            # chunks added for their sentences (a second chunk's "reception" answered "What was
+            # the reception of Twilight Princess?", whose paragraph is not indexed).
             checked = chunks and self.settings.match_threshold_for(self.matcher) is not None
-            unmatched = unmatched_nouns(query, [c.page_content for c in chunks]) if checked else []
+            retrieved = [c.page_content for c in chunks if not c.metadata.get("story")]
+            unmatched = unmatched_nouns(query, retrieved) if checked else []
             threshold = self._match_threshold(unmatched)
             if threshold is not None and evidence:
                 # The index encoder reads whether a sentence answers the question (decide

@@ -43,10 +43,13 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[st
 
 def complete_stories(picked: list[LCDocument], candidates: list[LCDocument], extra: int,
                      documents: int = STORY_DOCUMENTS) -> list[LCDocument]:
-    """``picked`` plus up to ``extra`` more ``candidates`` from the documents of its first chunks."""
+    """``picked`` plus up to ``extra`` more ``candidates`` from the documents of its first chunks,
+    each marked ``metadata["story"]``."""
     stories = list(dict.fromkeys(d.metadata["doc_id"] for d in picked))[:documents]
     have = {d.metadata["id"] for d in picked}
     more = [c for c in candidates if c.metadata["doc_id"] in stories and c.metadata["id"] not in have]
+    for chunk in more[:extra]:
+        chunk.metadata["story"] = True
     return picked + more[:extra]
 
 

@@ -41,6 +41,7 @@ def test_the_best_documents_get_more_of_their_candidate_chunks():
     picked = cands[:3]
     completed = [d.metadata["id"] for d in complete_stories(picked, cands, extra=2)]
     assert completed == ["a1", "c1", "d1", "b1", "c2"]  # D is not among the two best documents
+    assert [bool(d.metadata.get("story")) for d in complete_stories(picked, cands, extra=2)] == [False] * 3 + [True] * 2
     assert complete_stories(picked, cands, extra=0) == picked
 
 
