@@ -229,8 +229,7 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     if match >= threshold or (kind_suffices and states_kind_asked(question, evidence[:MATCH_SENTENCES])):
         return evidence, match
     asked = _query_vector(question, encoder)  # cached by the encoder since the first look
-    shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
-    others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
+    others = _next_ranked(spans, evidence)
     # A long sentence may answer in one clause ("... from the Pen-y-darren ironworks to
     # Abercynon in south Wales"), which the whole sentence's vector dilutes: its windows
     # are matched on their own.
@@ -242,7 +241,7 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
         at, score = _best_match(asked, [text for _, text in candidates], encoder)
         if score >= threshold:
             lead = candidates[at][0]
-            return [lead, *[s for s in evidence if s is not lead]][: len(evidence)], score
+            return _led_by(lead, evidence), score
         best = max(best, score)
     return evidence, best
 
@@ -258,8 +257,9 @@ def gives_asked_figure(question: str, chunks, sentences: list[Span], named: bool
     first two attempts"), and "the 2025 quota figures" a "$500 million deal" of 2025.
     """
     if named:
-        on_topic = [s for s in sentences if s.overlap >= FIGURE_NAMING_OVERLAP
-                    and measured_word(question) is not None and _names_measured(question, s.text)]
+        if measured_word(question) is None:
+            return False
+        on_topic = [s for s in sentences if s.overlap >= FIGURE_NAMING_OVERLAP and _names_measured(question, s.text)]
     else:
         on_topic = [s for s in sentences if s.overlap >= FIGURE_TOPIC_OVERLAP
                     or (s.overlap >= FIGURE_NAMING_OVERLAP and _names_measured(question, s.text))]
@@ -279,12 +279,21 @@ def lead_with_figure(question: str, chunks, spans: list[Span], evidence: list[Sp
     """
     if not evidence or not asks_for_figure(question) or gives_asked_figure(question, chunks, evidence[:MATCH_SENTENCES]):
         return evidence
-    shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
-    others = [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
-    for lead in others:
+    for lead in _next_ranked(spans, evidence):
         if gives_asked_figure(question, chunks, [lead], named=True):
-            return [lead, *[s for s in evidence if s is not lead]][: len(evidence)]
+            return _led_by(lead, evidence)
     return evidence
+
+
+def _next_ranked(spans: list[Span], evidence: list[Span]) -> list[Span]:
+    """The ``SECOND_LOOK_SENTENCES`` best-ranked sentences after the first ``MATCH_SENTENCES`` of the evidence."""
+    shown = {id(s) for s in evidence[:MATCH_SENTENCES]}
+    return [s for s in sorted(spans, key=lambda s: -s.score) if id(s) not in shown][:SECOND_LOOK_SENTENCES]
+
+
+def _led_by(lead: Span, evidence: list[Span]) -> list[Span]:
+    """``evidence`` with ``lead`` first, as long as it was."""
+    return [lead, *[s for s in evidence if s is not lead]][: len(evidence)]
 
 
 def _windows(text: str) -> list[str]:

@@ -48,10 +48,10 @@ def complete_stories(picked: list[LCDocument], candidates: list[LCDocument], ext
     each marked ``metadata["story"]``."""
     stories = list(dict.fromkeys(d.metadata["doc_id"] for d in picked))[:documents]
     have = {d.metadata["id"] for d in picked}
-    more = [c for c in candidates if c.metadata["doc_id"] in stories and c.metadata["id"] not in have]
-    for chunk in more[:extra]:
+    more = [c for c in candidates if c.metadata["doc_id"] in stories and c.metadata["id"] not in have][:extra]
+    for chunk in more:
         chunk.metadata["story"] = True
-    return picked + more[:extra]
+    return picked + more
 
 
 def diversify(
