@@ -37,6 +37,7 @@ from assistant.answering.evidence import (
 from assistant.answering.evidence_coverage import unmatched_nouns
 from assistant.answering.followups import suggest_follow_ups
 from assistant.answering.overview import asks_for_overview, document_openings
+from assistant.answering.question_parts import question_parts
 from assistant.answering.question_shape import question_shape
 from assistant.answering.questions import (
     UnderstoodQuestion,
@@ -125,25 +126,33 @@ class AnswerChain:
         if not history and asks_for_overview(understood.asked, self.embeddings):
             yield from self._overview(understood.asked, documents, metadata, clock)
             return
-        gathered = self.gather(understood.query, k, documents, clock, focus)
-        metadata["retrieved"] = [c.metadata["id"] for c in gathered.chunks]
-        metadata["best_evidence_score"] = gathered.best_score()
-        if gathered.match is not None:
-            metadata["best_question_match"] = round(gathered.match, 4)
-        if gathered.unmatched:
-            metadata["unmatched_question_words"] = gathered.unmatched
-        verdict = self.decide(understood.asked, gathered, documents)
+        # A question asking two things ("... and when did she resign?") is answered part by part.
+        parts = question_parts(understood.query) if not focus else [understood.query]
+        if len(parts) > 1:
+            gathered, verdict, unanswered = self._gather_parts(parts, k, documents, metadata, clock)
+        else:
+            gathered = self.gather(understood.query, k, documents, clock, focus)
+            metadata["retrieved"] = [c.metadata["id"] for c in gathered.chunks]
+            metadata["best_evidence_score"] = gathered.best_score()
+            if gathered.match is not None:
+                metadata["best_question_match"] = round(gathered.match, 4)
+            if gathered.unmatched:
+                metadata["unmatched_question_words"] = gathered.unmatched
+            verdict, unanswered = self.decide(understood.asked, gathered, documents), []
         if verdict.abstain:
             yield from self._abstain(verdict, gathered.evidence, metadata, clock)
             return
+        if len(parts) == 1:
+            # After deciding: the sentence that names what the lead refers to may score below the bar
+            # (``_gather_parts`` does this for each part).
+            gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
         if verdict.not_covered:
             metadata["not_covered"] = verdict.not_covered
-        # After deciding: the sentence that names what the lead refers to may score below the bar.
-        gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
         evidence, conflicts = note_conflicts(understood.asked, gathered.spans, gathered.evidence)
         shown = ShownText(ClaimRenderer(evidence), self._as_of_lead(understood.asked, evidence, documents, metadata),
                           clock)
-        claims = self.write(understood, gathered.evidence)
+        limit = None if len(parts) > 1 else self._sentence_limit(understood.asked)
+        claims = self.write(understood, gathered.evidence, limit)
         with clock.measure("generate_s"):
             while True:
                 try:
@@ -156,6 +165,8 @@ class AnswerChain:
             yield shown.add(noted.note)
         if verdict.not_covered:
             yield shown.note(f" The documents do not mention {_join(verdict.not_covered)}.")
+        for part in unanswered:
+            yield shown.note(f" The documents do not answer this part of the question: {part}")
         yield self.finish(understood.asked, gathered, shown, conflicts, documents, metadata, clock)
 
     # ----- stages ---------------------------------------------------------------
@@ -201,6 +212,49 @@ class AnswerChain:
             attach_source_facts(spans, documents)
         return GatheredEvidence(chunks, spans, evidence, match, unmatched)
 
+    def _gather_parts(self, parts: list[str], k: int | None, documents: DocumentSnapshot,
+                      metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention, list[str]]:
+        """Evidence for each part of a question asking several things, merged in the parts' order.
+
+        Each part is gathered and decided as a question of its own, and keeps the sentences
+        its own answer would show. Returns the merged evidence, the verdict (the first part's
+        abstention when no part is answered) and the parts the documents do not answer.
+        """
+        answered: list[GatheredEvidence] = []
+        unanswered: list[str] = []
+        not_covered: list[str] = []
+        first_refusal: tuple[Abstention, GatheredEvidence] | None = None
+        metadata["parts"] = []
+        for part in parts:
+            gathered = self.gather(part, k, documents, clock)
+            verdict = self.decide(part, gathered, documents)
+            metadata["parts"].append({"question": part, "abstained": verdict.abstain,
+                                      **({"abstain_reason": verdict.reason} if verdict.abstain else {})})
+            if verdict.abstain:
+                unanswered.append(part)
+                first_refusal = first_refusal or (verdict, gathered)
+                continue
+            not_covered += [name for name in verdict.not_covered if name not in not_covered]
+            gathered.evidence = name_the_referent(part, gathered.spans, gathered.evidence)
+            gathered.evidence = gathered.evidence[: self._sentence_limit(part)]
+            answered.append(gathered)
+        if not answered:
+            verdict, gathered = first_refusal
+            return gathered, verdict, unanswered
+        evidence = list({(s.doc_id, s.start): s for g in answered for s in g.evidence}.values())
+        chunks = list({c.metadata["id"]: c for g in answered for c in g.chunks}.values())
+        spans = [s for g in answered for s in g.spans]
+        metadata["retrieved"] = [c.metadata["id"] for c in chunks]
+        merged = GatheredEvidence(chunks, spans, evidence)
+        metadata["best_evidence_score"] = merged.best_score()
+        return merged, Abstention(False, not_covered=not_covered), unanswered
+
+    @staticmethod
+    def _sentence_limit(asked: str) -> int | None:
+        """A one-fact question gets one or two sentences: the third rarely adds the fact
+        and pads the answer (dev, both suites: median words 64 -> 46 and 62 -> 52)."""
+        return None if question_shape(asked).broad else NARROW_ANSWER_SENTENCES
+
     def _match_threshold(self, unmatched: list[str]) -> float | None:
         """The question match needed to answer: stricter when a question noun is in no passage."""
         if unmatched:
@@ -216,15 +270,14 @@ class AnswerChain:
             self.settings.unmatched_match_threshold_for(self.matcher),
         )
 
-    def write(self, understood: UnderstoodQuestion, evidence: list[Span]) -> Generator[DraftClaim, None, dict]:
-        """Yield the answer's claims, each once verified; return what writing them did (metadata).
+    def write(self, understood: UnderstoodQuestion, evidence: list[Span],
+              limit: int | None = None) -> Generator[DraftClaim, None, dict]:
+        """Yield at most ``limit`` of the answer's claims, each once verified; return what
+        writing them did (metadata).
 
         Extractive: the evidence quoted. LLM: the model's sentences that the
         judge verifies (``writing.py``), completed from the evidence.
         """
-        # A one-fact question gets one or two sentences: the third rarely adds the fact
-        # and pads the answer (dev, both suites: median words 64 -> 46 and 62 -> 52).
-        limit = None if question_shape(understood.asked).broad else NARROW_ANSWER_SENTENCES
         if self.chat_model is None:
             yield from extractive_claims(evidence[:limit])
             return {}

@@ -1,0 +1,84 @@
+"""Understand stage: a question that asks two things, read as its parts.
+
+"When did Liz Truss become prime minister and when did she resign?" asks for
+two facts that sit in two articles. Retrieved and ranked as one query, the
+part whose words dominate the query vector takes every slot of a one-fact
+answer, and the other part goes unanswered. Read as two questions, each part
+gets its own evidence and its own lead sentence.
+
+The parts come from spaCy's parse, not from word lists: a coordinating
+conjunction directly before a wh-word, with a question (a wh-word and a verb)
+on each side ("... minister and when did she resign?"), or two wh-words
+coordinated at the start ("When and where did the eruption happen?"). "The
+Rhine and what other river ...?" and "between Gaul and what else?" ask one
+thing: the words before "and" hold no wh-word, or the words after no verb.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from assistant.text.language import parse
+
+WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
+MAX_PARTS = 3  # a longer chain of "and"s is more likely a list than separate questions
+_PRONOUNS = frozenset({"PRP", "PRP$"})
+_SPEAKERS = frozenset({"i", "me", "my", "we", "us", "our", "you", "your"})
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions ``question`` asks, each standalone; ``[question]`` when it asks one."""
+    return list(_parts(" ".join(question.split())))
+
+
+@lru_cache(maxsize=1024)
+def _parts(question: str) -> tuple[str, ...]:
+    doc = parse(question)
+    tokens = list(doc)
+    if len(tokens) >= 4 and tokens[0].tag_ in WH_TAGS and tokens[1].lower_ == "and" and tokens[2].tag_ in WH_TAGS:
+        # "When and where did it happen?": each wh-word with the shared rest.
+        rest = doc[3:].text
+        return (_capitalised(f"{tokens[0].text} {rest}"), f"{tokens[2].text.capitalize()} {rest}")
+    cuts = [t.i for t in tokens[1:-1] if t.dep_ == "cc" and t.lower_ in ("and", "but")
+            and doc[t.i + 1].tag_ in WH_TAGS]
+    if not cuts or len(cuts) >= MAX_PARTS:
+        return (question,)
+    bounds = [0, *cuts, len(tokens)]
+    pieces = [doc[a + (1 if a in cuts else 0):b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    if not all(_asks(piece) for piece in pieces):
+        return (question,)
+    texts = [_as_question(piece.text) for piece in pieces]
+    first = pieces[0]
+    out = [texts[0]]
+    for piece, text in zip(pieces[1:], texts[1:], strict=True):
+        # "... and when did she resign?": the part refers back; the first part's names come along
+        # (the first part's words, not the whole question, so retrieval is not pulled back to it).
+        if any(t.tag_ in _PRONOUNS and t.lower_ not in _SPEAKERS for t in piece):
+            text = " ".join([*_things_named(first), text[:1].lower() + text[1:]])
+        out.append(text)
+    return tuple(out)
+
+
+def _things_named(piece) -> list[str]:
+    """The names and other noun phrases of a part, without its wh-word ("Liz Truss", "prime minister")."""
+    names = [e for e in piece.ents if e.label_ not in ("CARDINAL", "ORDINAL")]
+    named = {t.i for e in names for t in e}
+    phrases = [chunk for chunk in piece.noun_chunks
+               if not any(t.tag_ in WH_TAGS or t.i in named for t in chunk)]
+    return [span.text for span in sorted([*names, *phrases], key=lambda span: span.start)]
+
+
+def _asks(piece) -> bool:
+    """A span of tokens that is a question of its own: a wh-word and a verb."""
+    return (any(t.tag_ in WH_TAGS for t in piece) and any(t.pos_ in ("VERB", "AUX") for t in piece)
+            and len(piece) >= 3)
+
+
+def _as_question(text: str) -> str:
+    text = text.strip().rstrip(",;").strip()
+    text = text if text.endswith("?") else text.rstrip(".") + "?"
+    return _capitalised(text)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,64 @@
+"""A question asking two things is read as its parts (spaCy's parse), and answered part by part."""
+
+import pytest
+
+from assistant.answering.question_parts import question_parts
+from tests.conftest import EXPLAINER, STORY
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("Which airline announced a deal to buy Spirit Airlines and what did KFC roll out?",
+     ["Which airline announced a deal to buy Spirit Airlines?", "What did KFC roll out?"]),
+    ("Who won the 2022 Nobel Prize in Literature, and who won the Physics prize?",
+     ["Who won the 2022 Nobel Prize in Literature?", "Who won the Physics prize?"]),
+    ("When and where did the Sakurajima volcano erupt?",
+     ["When did the Sakurajima volcano erupt?", "Where did the Sakurajima volcano erupt?"]),
+])
+def test_two_questions_joined_by_and_are_two_parts(question, parts):
+    assert question_parts(question) == parts
+
+
+def test_a_part_that_refers_back_carries_what_the_first_part_names():
+    first, second = question_parts("When did Liz Truss become prime minister and when did she resign?")
+    assert first == "When did Liz Truss become prime minister?"
+    assert second.startswith("Liz Truss") and second.endswith("when did she resign?")
+
+
+@pytest.mark.parametrize("question", [
+    "The Rhine and what other river were accepted as the Germanic frontier?",  # no question before "and"
+    "The Rhine first formed a boundary between Gaul and what else?",  # nor here: no wh-word before it
+    "Between Brakel and what other city can the most landward tidal influence be detected?",
+    "How is China enforcing its rare earth export restrictions?",
+    "What were the sales and profits of the company?",  # "and" joins nouns, not questions
+])
+def test_a_question_asking_one_thing_is_one_part(question):
+    assert question_parts(question) == [question]
+
+
+@pytest.fixture
+def ready(make_assistant, seeds_copy):
+    assistant = make_assistant()
+    assistant.ingest([seeds_copy])
+    return assistant
+
+
+def test_each_part_is_answered_from_its_own_evidence(ready):
+    answer = ready.ask("How much did exports of rare earths jump in June, in tonnes, "
+                       "and what smuggling tactics did the Ministry of State Security disclose?")
+    assert not answer.abstained
+    assert "7,742" in answer.text and "solder paste" in answer.text
+    assert {STORY, EXPLAINER} <= {c.source for c in answer.citations}
+    assert [p["abstained"] for p in answer.metadata["parts"]] == [False, False]
+
+
+def test_a_part_the_documents_do_not_answer_is_named_not_abstained_on(ready):
+    answer = ready.ask("How much did exports of rare earths jump in June, in tonnes, "
+                       "and who won the football world cup in 1998?")
+    assert not answer.abstained and "7,742" in answer.text
+    assert "do not answer this part of the question: Who won the football world cup in 1998?" in answer.text
+    assert [p["abstained"] for p in answer.metadata["parts"]] == [False, True]
+
+
+def test_when_no_part_is_answered_the_answer_abstains(ready):
+    answer = ready.ask("Who won the football world cup in 1998 and who won the Tour de France in 1999?")
+    assert answer.abstained and answer.citations == []
