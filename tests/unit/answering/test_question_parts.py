@@ -24,6 +24,12 @@ def test_a_part_that_refers_back_carries_what_the_first_part_names():
     assert second.startswith("Liz Truss") and second.endswith("when did she resign?")
 
 
+def test_the_words_framing_the_first_question_frame_every_part():
+    first, second = question_parts("I want to know what rare earths are and why China controls them.")
+    assert first == "I want to know what rare earths are."
+    assert second.endswith("I want to know why China controls them.") and "rare earths" in second
+
+
 @pytest.mark.parametrize("question", [
     "The Rhine and what other river were accepted as the Germanic frontier?",  # no question before "and"
     "The Rhine first formed a boundary between Gaul and what else?",  # nor here: no wh-word before it
