@@ -223,7 +223,7 @@ class AnswerChain:
         answered: list[GatheredEvidence] = []
         unanswered: list[str] = []
         not_covered: list[str] = []
-        first_refusal: tuple[Abstention, GatheredEvidence] | None = None
+        refusals: list[tuple[Abstention, GatheredEvidence]] = []
         metadata["parts"] = []
         for part in parts:
             gathered = self.gather(part, k, documents, clock)
@@ -232,14 +232,14 @@ class AnswerChain:
                                       **({"abstain_reason": verdict.reason} if verdict.abstain else {})})
             if verdict.abstain:
                 unanswered.append(part)
-                first_refusal = first_refusal or (verdict, gathered)
+                refusals.append((verdict, gathered))
                 continue
             not_covered += [name for name in verdict.not_covered if name not in not_covered]
             gathered.evidence = name_the_referent(part, gathered.spans, gathered.evidence)
             gathered.evidence = gathered.evidence[: self._sentence_limit(part)]
             answered.append(gathered)
         if not answered:
-            verdict, gathered = first_refusal
+            verdict, gathered = refusals[0]
             return gathered, verdict, unanswered
         evidence = list({(s.doc_id, s.start): s for g in answered for s in g.evidence}.values())
         chunks = list({c.metadata["id"]: c for g in answered for c in g.chunks}.values())
