@@ -131,21 +131,11 @@ class AnswerChain:
         if len(parts) > 1:
             gathered, verdict, unanswered = self._gather_parts(parts, k, documents, metadata, clock)
         else:
-            gathered = self.gather(understood.query, k, documents, clock, focus)
-            metadata["retrieved"] = [c.metadata["id"] for c in gathered.chunks]
-            metadata["best_evidence_score"] = gathered.best_score()
-            if gathered.match is not None:
-                metadata["best_question_match"] = round(gathered.match, 4)
-            if gathered.unmatched:
-                metadata["unmatched_question_words"] = gathered.unmatched
-            verdict, unanswered = self.decide(understood.asked, gathered, documents), []
+            gathered, verdict = self._gather_one(understood, k, documents, focus, metadata, clock)
+            unanswered = []
         if verdict.abstain:
             yield from self._abstain(verdict, gathered.evidence, metadata, clock)
             return
-        if len(parts) == 1:
-            # After deciding: the sentence that names what the lead refers to may score below the bar
-            # (``_gather_parts`` does this for each part).
-            gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
         if verdict.not_covered:
             metadata["not_covered"] = verdict.not_covered
         evidence, conflicts = note_conflicts(understood.asked, gathered.spans, gathered.evidence)
@@ -211,6 +201,23 @@ class AnswerChain:
             evidence = lead_with_figure(query, chunks, spans, evidence)
             attach_source_facts(spans, documents)
         return GatheredEvidence(chunks, spans, evidence, match, unmatched)
+
+    def _gather_one(self, understood: UnderstoodQuestion, k: int | None, documents: DocumentSnapshot,
+                    focus: str, metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention]:
+        """Evidence for a question asking one thing, and the verdict on it."""
+        gathered = self.gather(understood.query, k, documents, clock, focus)
+        metadata["retrieved"] = [c.metadata["id"] for c in gathered.chunks]
+        metadata["best_evidence_score"] = gathered.best_score()
+        if gathered.match is not None:
+            metadata["best_question_match"] = round(gathered.match, 4)
+        if gathered.unmatched:
+            metadata["unmatched_question_words"] = gathered.unmatched
+        verdict = self.decide(understood.asked, gathered, documents)
+        if not verdict.abstain:
+            # After deciding (an abstention cites its evidence by position): the sentence that names
+            # what the lead refers to may score below the bar.
+            gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
+        return gathered, verdict
 
     def _gather_parts(self, parts: list[str], k: int | None, documents: DocumentSnapshot,
                       metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention, list[str]]:

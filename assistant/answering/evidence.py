@@ -17,7 +17,7 @@ from langchain_core.documents import Document as LCDocument
 from assistant.answering.evidence_coverage import instance_names, other_instances, question_entities
 from assistant.answering.question_shape import names_kind_asked, question_shape
 from assistant.answering.safety import is_instruction
-from assistant.text.language import NAME_LABELS, parse, read, read_many
+from assistant.text.language import NAME_LABELS, parse, read, read_many, refers_back
 from assistant.text.sentences import sentence_spans
 from assistant.text.words import content_words
 
@@ -331,14 +331,11 @@ def asking_sentence(question: str) -> str:
     if len(sentences) < 2 or not asking:
         return question
     last = asking[-1]
-    if not any(t.tag_ in ("PRP", "PRP$") and t.lower_ not in _SPEAKERS for t in parse(last)):
+    if not refers_back(parse(last)):
         return last
     context = question[: question.rfind(last)]
     return " ".join([*(e.text for e in read(context).entities if e.label in NAME_LABELS), last])
 
-
-# Pronouns of the one asking, not of someone the context named.
-_SPEAKERS = frozenset({"i", "me", "my", "we", "us", "our", "you", "your"})
 
 
 def _rarity(words: frozenset[str], sentences: list[frozenset[str]]) -> dict[str, float]:

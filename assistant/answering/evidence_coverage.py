@@ -12,7 +12,7 @@ import difflib
 import re
 from functools import lru_cache
 
-from assistant.text.language import NAME_LABELS, parse, read
+from assistant.text.language import NAME_LABELS, WH_TAGS, parse, read
 from assistant.text.quantities import find_entities, has_quantity
 from assistant.text.related_words import same_word_forms
 from assistant.text.words import content_words, is_stop_word
@@ -157,9 +157,6 @@ def missing_entities(question: str, texts: list[str]) -> tuple[list[str], list[s
     return found, missing
 
 
-_WH_TAGS = ("WDT", "WP", "WP$", "WRB")
-
-
 def unmatched_nouns(question: str, texts: list[str]) -> list[str]:
     """The question's nouns that none of ``texts`` mentions ("crisis" in "When was the Rhine crisis?").
 
@@ -174,7 +171,7 @@ def unmatched_nouns(question: str, texts: list[str]) -> list[str]:
     forms that share its first letters (``same_word_forms``), not its
     synonyms, which would let "occupation" be mentioned by "business".
     """
-    heads = [chunk.root for chunk in parse(question).noun_chunks if not any(t.tag_ in _WH_TAGS for t in chunk)]
+    heads = [chunk.root for chunk in parse(question).noun_chunks if not any(t.tag_ in WH_TAGS for t in chunk)]
     nouns = {h.text: h.lemma_.lower() for h in heads if h.pos_ in ("NOUN", "PROPN") and h.is_alpha and not h.is_stop}
     return [noun for noun, lemma in nouns.items()
             if not any(mentioned(form, texts) for form in (noun, *same_word_forms(lemma)))]

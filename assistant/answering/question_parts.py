@@ -24,12 +24,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from assistant.text.language import parse
+from assistant.text.language import PRONOUN_TAGS, WH_TAGS, parse, refers_back
 
-WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
 MAX_PARTS = 3  # a longer chain of "and"s is more likely a list than separate questions
-_PRONOUNS = frozenset({"PRP", "PRP$"})
-_SPEAKERS = frozenset({"i", "me", "my", "we", "us", "our", "you", "your"})
 
 
 def question_parts(question: str) -> list[str]:
@@ -61,25 +58,16 @@ def _parts(question: str) -> tuple[str, ...]:
     out = [_as_question(first.text, mark)]
     for piece in pieces[1:]:
         text = _as_question(f"{frame.text} {piece.text}" if frame else piece.text, mark)
-        # A part that refers back with a pronoun ("when did she resign?") takes the
-        # first part's names along: the first part's words, not the whole question, so retrieval is
-        # not pulled back to the first part's answer.
-        names = _things_named(first) if _refers_back(piece) else []
+        # A part that refers back with a pronoun ("when did she resign?") takes the first part's
+        # names along: its words, not the whole question, so retrieval is not pulled back to the
+        # first part's answer. A part that merely names nothing of its own ("when was the company
+        # founded?") is left as it is: taking the words along too cost the two-part probe's dev
+        # answers (ood both-facts fact recall 0.914 -> 0.862, rhine 0.967 -> 0.900).
+        names = _things_named(first) if refers_back(piece) else []
         if names:
             text = " ".join([*names, text if frame else text[:1].lower() + text[1:]])
         out.append(text)
     return tuple(out)
-
-
-def _refers_back(piece) -> bool:
-    """A part with a pronoun of someone else than the one asking ("when did she resign?").
-
-    A part that only names nothing of its own ("when was the company founded?") is left as it
-    is: taking the first part's words along too cost the two-part probe's dev answers (ood
-    both-facts fact recall 0.914 -> 0.862, rhine 0.967 -> 0.900), pulling the second part's
-    retrieval back to the first part's answer.
-    """
-    return any(t.tag_ in _PRONOUNS and t.lower_ not in _SPEAKERS for t in piece)
 
 
 def _things_named(piece) -> list[str]:
@@ -89,7 +77,7 @@ def _things_named(piece) -> list[str]:
     named = {t.i for e in names for t in e}
     found = [(e.start, e.text) for e in names]
     for chunk in piece.noun_chunks:
-        words = [t for t in chunk if t.tag_ not in WH_TAGS and t.tag_ not in _PRONOUNS and t.i not in named]
+        words = [t for t in chunk if t.tag_ not in WH_TAGS and t.tag_ not in PRONOUN_TAGS and t.i not in named]
         if words and any(t.pos_ in ("NOUN", "PROPN") for t in words):
             found.append((words[0].i, " ".join(t.text for t in words)))
     return [text for _, text in sorted(found)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.text.language import Reading, parse
+from assistant.text.language import WH_TAGS, Reading, parse
 
 PEOPLE = frozenset({"PERSON", "ORG"})
 TIMES = frozenset({"DATE", "TIME"})
@@ -53,7 +53,7 @@ def question_shape(question: str) -> QuestionShape:
 @lru_cache(maxsize=2048)
 def _shape(question: str) -> QuestionShape:
     doc = parse(question)
-    wh = next((t for t in doc if t.tag_ in ("WDT", "WP", "WP$", "WRB")), None)
+    wh = next((t for t in doc if t.tag_ in WH_TAGS), None)
     if wh is None:
         # "Describe ...", "Tell me about ...": no single thing asked for.
         return QuestionShape(broad=True)

@@ -120,6 +120,19 @@ def preload() -> None:
         threading.Thread(target=warm_up, name="load-spacy", daemon=True).start()
 
 
+# Penn tags of question words ("what", "which", "who", "whose", "when") and of personal pronouns.
+WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
+PRONOUN_TAGS = frozenset({"PRP", "PRP$"})
+# Pronouns of the one asking, not of someone the text named before.
+_SPEAKERS = frozenset({"i", "me", "my", "we", "us", "our", "you", "your"})
+
+
+def refers_back(tokens: Any) -> bool:
+    """Whether parsed ``tokens`` use a pronoun for someone named before ("when did she resign?");
+    the asker's own "I", "we" and "you" do not count."""
+    return any(t.tag_ in PRONOUN_TAGS and t.lower_ not in _SPEAKERS for t in tokens)
+
+
 def parse(text: str) -> Any:
     """spaCy's ``Doc`` of ``text``, for callers that need the parse itself.
 

@@ -26,9 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from assistant.evaluation.splits import split_of  # noqa: E402
-from assistant.text.language import parse  # noqa: E402
+from assistant.text.language import WH_TAGS, parse  # noqa: E402
 
-WH_TAGS = {"WDT", "WP", "WP$", "WRB"}
 MAX_WORDS = 18  # longer questions joined read as no one would ask them
 
 
