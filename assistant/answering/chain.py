@@ -37,7 +37,7 @@ from assistant.answering.evidence import (
 from assistant.answering.evidence_coverage import unmatched_nouns
 from assistant.answering.followups import suggest_follow_ups
 from assistant.answering.overview import asks_for_overview, document_openings
-from assistant.answering.question_parts import question_parts
+from assistant.answering.question_parts import parts_with_earlier_names, question_parts
 from assistant.answering.question_shape import question_shape
 from assistant.answering.questions import (
     UnderstoodQuestion,
@@ -129,7 +129,8 @@ class AnswerChain:
         # A question asking two things ("... and when did she resign?") is answered part by part.
         parts = question_parts(understood.query) if not focus else [understood.query]
         if len(parts) > 1:
-            gathered, verdict, unanswered = self._gather_parts(parts, k, documents, metadata, clock)
+            gathered, verdict, unanswered = self._gather_parts(understood.query, parts, k, documents, metadata,
+                                                               clock)
         else:
             gathered, verdict = self._gather_one(understood, k, documents, focus, metadata, clock)
             unanswered = []
@@ -219,9 +220,9 @@ class AnswerChain:
             gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
         return gathered, verdict
 
-    def _gather_parts(self, parts: list[str], k: int | None, documents: DocumentSnapshot,
+    def _gather_parts(self, question: str, parts: list[str], k: int | None, documents: DocumentSnapshot,
                       metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention, list[str]]:
-        """Evidence for each part of a question asking several things, merged in the parts' order.
+        """Evidence for each part of ``question`` (``parts``, asking several things), merged in the parts' order.
 
         Each part is gathered and decided as a question of its own, and keeps the sentences
         its own answer would show. Returns the merged evidence, the verdict (the first part's
@@ -232,9 +233,16 @@ class AnswerChain:
         not_covered: list[str] = []
         refusals: list[tuple[Abstention, GatheredEvidence]] = []
         metadata["parts"] = []
-        for part in parts:
+        for part, with_names in zip(parts, parts_with_earlier_names(question), strict=True):
             gathered = self.gather(part, k, documents, clock)
             verdict = self.decide(part, gathered, documents)
+            if verdict.abstain and with_names != part:
+                # "... and who is affected?": unanswered alone, it may be about what the first
+                # part named. Still unanswered, it is named to the user in their own words.
+                retried = self.gather(with_names, k, documents, clock)
+                again = self.decide(with_names, retried, documents)
+                if not again.abstain:
+                    part, gathered, verdict = with_names, retried, again
             metadata["parts"].append({"question": part, "abstained": verdict.abstain,
                                       **({"abstain_reason": verdict.reason} if verdict.abstain else {})})
             if verdict.abstain:

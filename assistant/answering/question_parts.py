@@ -31,11 +31,22 @@ MAX_PARTS = 3  # a longer chain of "and"s is more likely a list than separate qu
 
 def question_parts(question: str) -> list[str]:
     """The questions ``question`` asks, each standalone; ``[question]`` when it asks one."""
-    return list(_parts(" ".join(question.split())))
+    return list(_parts(" ".join(question.split()), False))
+
+
+def parts_with_earlier_names(question: str) -> list[str]:
+    """``question_parts``, where a part naming no thing of its own ("... and who is affected?")
+    also carries the first part's names: the reading to try when that part alone is unanswered.
+
+    Not the first reading: in a question joining two unrelated ones ("How many parts does Stage 3
+    have and what can often be predicted beforehand?", of the two-part probe) the first part's
+    names pull the second part's retrieval back to the first part's answer.
+    """
+    return list(_parts(" ".join(question.split()), True))
 
 
 @lru_cache(maxsize=1024)
-def _parts(question: str) -> tuple[str, ...]:
+def _parts(question: str, carry_to_bare_parts: bool) -> tuple[str, ...]:
     doc = parse(question)
     tokens = list(doc)
     if len(tokens) >= 4 and tokens[0].tag_ in WH_TAGS and tokens[1].lower_ == "and" and tokens[2].tag_ in WH_TAGS:
@@ -60,10 +71,12 @@ def _parts(question: str) -> tuple[str, ...]:
         text = _as_question(f"{frame.text} {piece.text}" if frame else piece.text, mark)
         # A part that refers back with a pronoun ("when did she resign?") takes the first part's
         # names along: its words, not the whole question, so retrieval is not pulled back to the
-        # first part's answer. A part that merely names nothing of its own ("when was the company
-        # founded?") is left as it is: taking the words along too cost the two-part probe's dev
-        # answers (ood both-facts fact recall 0.914 -> 0.862, rhine 0.967 -> 0.900).
-        names = _things_named(first) if refers_back(piece) else []
+        # first part's answer. A part that names a thing of its own ("when was the company
+        # founded?") is left as it is: taking the words along there too cost the two-part probe's
+        # dev answers (ood both-facts fact recall 0.914 -> 0.862, rhine 0.967 -> 0.900). A part
+        # that names nothing takes them only when asked (see parts_with_earlier_names).
+        carries = refers_back(piece) or (carry_to_bare_parts and _names_nothing(piece))
+        names = _things_named(first) if carries else []
         if names:
             text = " ".join([*names, text if frame else text[:1].lower() + text[1:]])
         out.append(text)
@@ -81,6 +94,12 @@ def _things_named(piece) -> list[str]:
         if words and any(t.pos_ in ("NOUN", "PROPN") for t in words):
             found.append((words[0].i, " ".join(t.text for t in words)))
     return [text for _, text in sorted(found)]
+
+
+def _names_nothing(piece) -> bool:
+    """A part with no noun, name or number of its own ("who is affected?"): it only makes sense
+    about what the question named before."""
+    return not any(t.pos_ in ("NOUN", "PROPN", "NUM") for t in piece)
 
 
 def _asks(piece) -> bool:

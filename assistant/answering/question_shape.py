@@ -73,6 +73,10 @@ def _shape(question: str) -> QuestionShape:
         return QuestionShape(False, PLACES | {"ORG"})
     if word in ("who", "whom", "whose"):
         return QuestionShape(False, PEOPLE)
+    if word == "what" and any(t.lemma_ == "do" and t.tag_ == "VBG" for t in doc):  # the parser attaches "what" anywhere
+        # "What are other countries doing to ...?": the ongoing actions of someone, several facts.
+        # (The plain "... do what during elections?" of the suites asks for one.)
+        return QuestionShape(broad=True)
     # "what"/"which": the noun it determines says what is asked for, and its number how many.
     noun = determined_noun(wh)
     if noun is None:

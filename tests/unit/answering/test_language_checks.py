@@ -80,6 +80,8 @@ def test_same_facts_in_other_words_are_supported():
     [
         ("How is China enforcing its rare earth export restrictions?", True, None),
         ("What steps is the US taking to reduce dependence?", True, None),
+        ("What are other countries doing to reduce dependence on Chinese rare earths?", True, None),
+        ("The Brotherhood was able to do what during elections?", False, None),  # one act, not ongoing ones
         ("How many Huguenots fled France?", False, "CARDINAL"),
         ("In what century did the music develop?", False, "DATE"),
         ("Who killed Harold II?", False, "PERSON"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answering.question_parts import question_parts
+from assistant.answering.question_parts import parts_with_earlier_names, question_parts
 from tests.conftest import EXPLAINER, STORY
 
 
@@ -22,6 +22,17 @@ def test_a_part_that_refers_back_carries_what_the_first_part_names():
     first, second = question_parts("When did Liz Truss become prime minister and when did she resign?")
     assert first == "When did Liz Truss become prime minister?"
     assert second.startswith("Liz Truss") and second.endswith("when did she resign?")
+
+
+def test_a_part_that_names_nothing_can_be_read_with_what_the_first_part_names():
+    question = "Why does China restrict rare earth exports and who is affected?"
+    assert question_parts(question) == ["Why does China restrict rare earth exports?", "Who is affected?"]
+    first, second = parts_with_earlier_names(question)
+    assert first == "Why does China restrict rare earth exports?"
+    assert "rare earth exports" in second and second.endswith("who is affected?")
+    # A part that names a thing of its own stays as it is (see question_parts for why).
+    assert parts_with_earlier_names("Who founded Apple and when was the company founded?")[1] == \
+        "When was the company founded?"
 
 
 def test_the_words_framing_the_first_question_frame_every_part():
@@ -68,3 +79,10 @@ def test_a_part_the_documents_do_not_answer_is_named_not_abstained_on(ready):
 def test_when_no_part_is_answered_the_answer_abstains(ready):
     answer = ready.ask("Who won the football world cup in 1998 and who won the Tour de France in 1999?")
     assert answer.abstained and answer.citations == []
+
+
+def test_a_part_naming_nothing_unanswered_alone_is_answered_about_the_first_parts_names(ready):
+    answer = ready.ask("Why does China restrict rare earth exports and who is affected?")
+    assert "do not answer this part" not in answer.text
+    assert [p["abstained"] for p in answer.metadata["parts"]] == [False, False]
+    assert "rare earth exports" in answer.metadata["parts"][1]["question"]
