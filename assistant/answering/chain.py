@@ -24,6 +24,7 @@ from typing import Any
 
 from assistant.answer import Answer
 from assistant.answering.abstention import Abstention, check_coverage, lead_with_figure, second_look
+from assistant.answering.bridges import Hops, bridge_name, question_hops
 from assistant.answering.claims import DraftClaim, extractive_claims
 from assistant.answering.conflicts import CONFLICT_NOTE_PREFIX, NotedConflict, note_conflicts
 from assistant.answering.evidence import (
@@ -128,12 +129,19 @@ class AnswerChain:
             return
         # A question asking two things ("... and when did she resign?") is answered part by part.
         parts = question_parts(understood.query) if not focus else [understood.query]
+        limit = None if len(parts) > 1 else self._sentence_limit(understood.asked)
+        unanswered: list[str] = []
+        # A question about something it only describes ("... held by the woman who portrayed
+        # Corliss Archer?") is answered in two hops when both find what they ask.
+        hops = question_hops(understood.query) if len(parts) == 1 and not focus else None
+        hopped = self._gather_hops(understood.query, hops, k, documents, metadata, clock) if hops else None
         if len(parts) > 1:
             gathered, verdict, unanswered = self._gather_parts(understood.query, parts, k, documents, metadata,
                                                                clock)
+        elif hopped is not None:
+            (gathered, verdict), limit = hopped, None  # trimmed by _gather_hops
         else:
             gathered, verdict = self._gather_one(understood, k, documents, focus, metadata, clock)
-            unanswered = []
         if verdict.abstain:
             yield from self._abstain(verdict, gathered.evidence, metadata, clock)
             return
@@ -142,7 +150,6 @@ class AnswerChain:
         evidence, conflicts = note_conflicts(understood.asked, gathered.spans, gathered.evidence)
         shown = ShownText(ClaimRenderer(evidence), self._as_of_lead(understood.asked, evidence, documents, metadata),
                           clock)
-        limit = None if len(parts) > 1 else self._sentence_limit(understood.asked)
         claims = self.write(understood, gathered.evidence, limit)
         with clock.measure("generate_s"):
             while True:
@@ -219,6 +226,33 @@ class AnswerChain:
             # what the lead refers to may score below the bar.
             gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
         return gathered, verdict
+
+    def _gather_hops(self, question: str, hops: Hops, k: int | None, documents: DocumentSnapshot,
+                     metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention] | None:
+        """Evidence for ``question`` in two hops: the sentence naming what it describes, then the
+        answer about that name; None when either hop finds nothing (the one-query path answers)."""
+        first = self.gather(hops.find, k, documents, clock)
+        bridge = bridge_name(hops, [s.text for s in first.evidence[:2]], question)
+        if bridge is None:
+            return None
+        asked = hops.second(bridge)
+        second = self.gather(asked, k, documents, clock)
+        verdict = self.decide(asked, second, documents)
+        if verdict.abstain:
+            return None
+        naming = next(s for s in first.evidence[:2] if bridge in s.text)
+        limit = self._sentence_limit(asked)
+        answer = [s for s in second.evidence if (s.doc_id, s.start) != (naming.doc_id, naming.start)]
+        # After its lead, by score: the second hop asks about one name, so its best sentences
+        # share words with each other, which the diversity of ``choose_spans`` penalises.
+        answer = answer[:1] + sorted(answer[1:], key=lambda s: -s.score)
+        evidence = [naming, *answer[:limit]]
+        chunks = list({c.metadata["id"]: c for c in [*first.chunks, *second.chunks]}.values())
+        metadata["hops"] = {"first": hops.find, "bridge": bridge, "then": asked}
+        metadata["retrieved"] = [c.metadata["id"] for c in chunks]
+        merged = GatheredEvidence(chunks, [*first.spans, *second.spans], evidence)
+        metadata["best_evidence_score"] = merged.best_score()
+        return merged, verdict
 
     def _gather_parts(self, question: str, parts: list[str], k: int | None, documents: DocumentSnapshot,
                       metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention, list[str]]:
