@@ -19,7 +19,8 @@ is the subject or attribute of "is") is not a hop.
 The name that bridges the hops is a name of the first hop's lead sentences
 that the question does not give, chosen by what the phrase says of it: a name
 holding the described noun ("the America East Conference" for "a
-conference"), else a person's name for a "who" clause, else the first name.
+conference"), else a person's name for a "who" clause (none: no bridge), else
+the first name.
 """
 
 from __future__ import annotations
@@ -106,9 +107,10 @@ def bridge_name(hops: Hops, sentences: list[str], question: str) -> str | None:
     if not names:
         return None
     holding = [e for e in names if hops.noun in {t.lemma_.lower() for t in e}]
-    people = [e for e in names if e.label_ == "PERSON"] if hops.person else []
-    chosen = (holding or people or names)[0]
-    return _without_article(chosen.text)
+    if hops.person:  # "the manager who recruited David Beckham" is nobody's academy
+        holding = holding or [e for e in names if e.label_ == "PERSON"]
+    chosen = holding or ([] if hops.person else names)
+    return _without_article(chosen[0].text) if chosen else None
 
 
 def _relativizer(token) -> bool:

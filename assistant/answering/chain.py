@@ -246,7 +246,11 @@ class AnswerChain:
         # After its lead, by score: the second hop asks about one name, so its best sentences
         # share words with each other, which the diversity of ``choose_spans`` penalises.
         answer = answer[:1] + sorted(answer[1:], key=lambda s: -s.score)
-        evidence = [naming, *answer[:limit]]
+        answer = answer[:limit]
+        # The answer goes first when it names the bridge itself ("Carlo Rovelli ... has worked ...
+        # since 2000, in France"); one that refers back ("the county population was 9,984") after
+        # the sentence that names it.
+        evidence = [answer[0], naming, *answer[1:]] if answer and bridge in answer[0].text else [naming, *answer]
         chunks = list({c.metadata["id"]: c for c in [*first.chunks, *second.chunks]}.values())
         metadata["hops"] = {"first": hops.find, "bridge": bridge, "then": asked}
         metadata["retrieved"] = [c.metadata["id"] for c in chunks]
