@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from assistant.answering.question_shape import PEOPLE, PERSON_NOUNS, PLACE_NOUNS, PLACES
 from assistant.text.language import NAME_LABELS, WH_TAGS, parse
 
 _DESCRIBING = ("relcl", "acl")
@@ -37,13 +38,16 @@ _BRIDGE_LABELS = NAME_LABELS - {"NORP", "LANGUAGE"}  # a nationality or a langua
 @dataclass(frozen=True)
 class Hops:
     """``find``: the query that names the bridge; ``then``: the question about it, with ``{}``
-    where the bridge's name goes; ``noun``: the described noun's lemma; ``person``: the
-    phrase describes someone ("who ...")."""
+    where the bridge's name goes; ``noun``: the described noun's lemma; ``kinds``: the spaCy
+    labels the bridge may have (empty: any name); ``link``: the names the describing clause
+    gives ("Corliss", "Archer", ...), one of which the sentence naming the bridge must hold."""
 
     find: str
     then: str
     noun: str
-    person: bool
+    kinds: frozenset[str] = frozenset()
+    link: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()  # content lemmas of the describing clause
 
     def second(self, bridge: str) -> str:
         return _as_question(self.then.replace("{}", bridge))
@@ -62,55 +66,117 @@ def _hops(question: str) -> Hops | None:
         return None
     for noun in doc:
         clause = next((c for c in noun.children if c.dep_ in _DESCRIBING), None)
-        if noun.pos_ not in ("NOUN", "PROPN") or clause is None:
-            continue
+        if noun.pos_ != "NOUN" or clause is None:
+            continue  # "Kanye West, who ...": named already
         in_clause = {t.i for t in clause.subtree}
         phrase = doc[noun.left_edge.i:noun.right_edge.i + 1]
-        person = any(t.lower_ in ("who", "whom") for t in clause.subtree)
-        lemma = noun.lemma_.lower()
-        inside = [t for t in asking if t.i in in_clause]
-        if noun.pos_ != "NOUN" or not _withholds_a_name(noun, clause, person, bool(inside)):
-            continue  # "Kanye West, who ...": named already
-        if inside:
+        kinds = _kinds(noun, clause)
+        link = frozenset(t.lower_ for t in clause.subtree if t.pos_ == "PROPN")
+        if any(t.i in in_clause for t in asking):
             # "... written by an Italian physicist that has worked in France since what year?"
+            if not (_opened(clause) and _indefinite(noun)):
+                continue  # "an example of a type of warship that required high speed"
             outer = " ".join(t.text for t in doc if t.i not in in_clause and not t.is_punct)
             rest = [t for t in clause.subtree if not (_relativizer(t) and t.i == clause.left_edge.i)]
-            then = "{} " + " ".join(t.text for t in rest)
-            return Hops(find=_as_question(outer), then=then, noun=lemma, person=person)
+            return Hops(_as_question(outer), "{} " + " ".join(t.text for t in rest), noun.lemma_.lower(), kinds)
+        # "the woman who portrayed Corliss Archer", "the company that Apple made a deal with":
+        # known by a link to a named thing, and of a kind a name can be checked against.
+        if clause.dep_ != "relcl" or not link or not kinds:
+            continue  # "the flood that impacted the Meuse": no kind to look for; "the titles given to ..."
         if any(phrase.start <= t.i < phrase.end for t in asking):
-            continue  # "Which driver born in 1990 ...": the phrase is what is asked for
-        if noun.head.lemma_ == "be" and noun.dep_ in ("nsubj", "attr"):
+            continue  # "Which company that ...": the phrase is what is asked for
+        if _asked_for(noun, asking):
             continue  # "What is the largest city the Rhine runs through?": asked for, not described
         then = " ".join(part for part in (doc[:phrase.start].text, "{}", doc[phrase.end:].text) if part)
-        return Hops(find=phrase.text, then=then, noun=lemma, person=person)
+        words = frozenset(t.lemma_.lower() for t in clause.subtree if t.is_alpha and not t.is_stop)
+        return Hops(phrase.text, then, noun.lemma_.lower(), kinds, link, words)
     return None
 
 
-def _withholds_a_name(noun, clause, person: bool, asks_inside: bool) -> bool:
-    """Whether the phrase stands for one thing the question does not name: "an Italian
-    physicist that has worked ... since what year?" (an indefinite noun whose relative clause
-    holds the question), or "the woman who portrayed Corliss Archer" (someone known by a link
-    to a named thing). "The flood that impacted the Meuse", "the titles given to Tibetan
-    leaders" and "an example of a type of warship that required high speed" describe what the
-    question is about, and stay one question."""
-    opened = clause.dep_ == "relcl" and clause.left_edge.tag_ in WH_TAGS
-    if asks_inside:
-        return opened and any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in noun.children)
-    return person and opened and any(t.pos_ == "PROPN" for t in clause.subtree)
+def _kinds(noun, clause) -> frozenset[str]:
+    """The labels of a name the phrase can stand for: a person for a "who" clause, else what
+    the noun names (``question_shape``'s kinds: "company" a person or an organisation, "city" a
+    place), else none known."""
+    if any(t.lower_ in ("who", "whom") for t in clause.subtree):
+        return frozenset({"PERSON"})
+    lemma = noun.lemma_.lower()
+    if lemma in PERSON_NOUNS:
+        return PEOPLE
+    if lemma in PLACE_NOUNS:
+        return PLACES
+    return frozenset()
+
+
+def _asked_for(noun, asking) -> bool:
+    """Whether the question asks what ``noun`` (or the noun it belongs to by "of") is: "What is
+    the largest city ...?", "What is the name of the area ...?". "Where is the company ...?" asks
+    something of it."""
+    head = noun
+    while head.dep_ == "pobj" and head.head.dep_ == "prep" and head.head.head.pos_ == "NOUN":
+        head = head.head.head
+    be = head.head
+    return (head.dep_ in ("nsubj", "attr") and be.lemma_ == "be"
+            and any(w.head.i == be.i and w.dep_ in ("nsubj", "attr") for w in asking))
+
+
+def _opened(clause) -> bool:
+    return clause.dep_ == "relcl" and clause.left_edge.tag_ in WH_TAGS
+
+
+def _indefinite(noun) -> bool:
+    return any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in noun.children)
 
 
 def bridge_name(hops: Hops, sentences: list[str], question: str) -> str | None:
-    """The name in ``sentences`` (the first hop's lead) that the described phrase stands for."""
-    given = question.lower()
-    names = [e for s in sentences for e in parse(s).ents
-             if e.label_ in _BRIDGE_LABELS and e.text.lower() not in given]
-    if not names:
-        return None
-    holding = [e for e in names if hops.noun in {t.lemma_.lower() for t in e}]
-    if hops.person:  # "the manager who recruited David Beckham" is nobody's academy
-        holding = holding or [e for e in names if e.label_ == "PERSON"]
-    chosen = holding or ([] if hops.person else names)
-    return _without_article(chosen[0].text) if chosen else None
+    """The name in ``sentences`` (the first hop's lead) that the described phrase stands for.
+
+    Only sentences holding a name the describing clause gives count (the link). Of their names
+    the question does not give, one holding the described noun comes first ("the America East
+    Conference" for "a conference"), then names of the kind the noun names, nearest in the parse
+    to the clause's words ("Apple's deal with MP Materials" for "the company that Apple made a
+    deal with", not "The Guardian reports on ...").
+    """
+    # A name holding one of the question's names is one it gives ("Apple Inc." for "Apple").
+    asked = parse(question)
+    given = {n.text.lower() for n in [*asked.ents, *_unlabelled_names(asked)]}
+    ranked = []
+    for sentence in sentences:
+        doc = parse(sentence)
+        if hops.link and not hops.link & {t.lower_ for t in doc}:
+            continue
+        anchors = [t for t in doc if t.lemma_.lower() in hops.words]
+        for entity in [*doc.ents, *_unlabelled_names(doc)]:
+            label = entity.label_ or "ORG"  # a run of proper nouns the model gave no label
+            text = entity.text.lower()
+            if (label not in _BRIDGE_LABELS or any(name in text for name in given) or text in question.lower()
+                    or (hops.kinds and label not in hops.kinds)):
+                continue
+            holds = hops.noun in {t.lemma_.lower() for t in entity}
+            near = min((_tree_distance(entity.root, a) for a in anchors), default=len(doc))
+            ranked.append((not holds, near, len(ranked), entity.text))
+    return _without_article(min(ranked)[3]) if ranked else None
+
+
+def _unlabelled_names(doc) -> list:
+    """Runs of proper nouns outside every entity: the small model reads "The Guardian reports on
+    Apple's deal with MP Materials" without "MP Materials"."""
+    named = {t.i for e in doc.ents for t in e}
+    runs, start = [], None
+    for token in [*doc, None]:
+        inside = token is not None and token.pos_ == "PROPN" and token.i not in named
+        if inside and start is None:
+            start = token.i
+        elif not inside and start is not None:
+            runs.append(doc[start:token.i if token is not None else len(doc)])
+            start = None
+    return runs
+
+
+def _tree_distance(a, b) -> int:
+    """Edges between two tokens of one parse."""
+    up_a = [a, *a.ancestors]
+    up_b = {t.i: n for n, t in enumerate([b, *b.ancestors])}
+    return next((n + up_b[t.i] for n, t in enumerate(up_a) if t.i in up_b), len(up_a) + len(up_b))
 
 
 def _relativizer(token) -> bool:

@@ -9,7 +9,7 @@ def test_a_person_known_by_a_link_to_a_named_thing_is_found_first():
     hops = question_hops("What government position was held by the woman who portrayed Corliss Archer "
                          "in the film Kiss and Tell?")
     assert hops.find == "the woman who portrayed Corliss Archer in the film Kiss and Tell"
-    assert hops.person and hops.second("Shirley Temple") == "What government position was held by Shirley Temple?"
+    assert hops.kinds == {"PERSON"} and hops.second("Shirley Temple") == "What government position was held by Shirley Temple?"
 
 
 def test_a_question_inside_a_relative_clause_is_asked_of_the_name_the_rest_finds():
@@ -62,3 +62,11 @@ def test_both_hops_are_cited_in_the_answer(make_assistant, tmp_path):
     assert answer.metadata["hops"]["bridge"] == "Shirley Temple"
     assert "Chief of Protocol" in answer.text
     assert {"kiss_and_tell", "shirley_temple"} <= {c.source for c in answer.citations}
+
+
+def test_a_company_known_by_a_link_is_the_name_nearest_the_link_in_the_parse():
+    hops = question_hops("Who owns the company that Apple made a deal with?")
+    assert hops.find == "the company that Apple made a deal with" and hops.second("MP Materials") == \
+        "Who owns MP Materials?"
+    lead = ["The Guardian reports on Apple's $500 million deal with MP Materials to secure rare earth magnets."]
+    assert bridge_name(hops, lead, "Who owns the company that Apple made a deal with?") == "MP Materials"
