@@ -139,7 +139,7 @@ def bridge_name(hops: Hops, sentences: list[str], question: str) -> str | None:
     # A name holding one of the question's names is one it gives ("Apple Inc." for "Apple").
     asked = parse(question)
     given = {n.text.lower() for n in [*asked.ents, *_unlabelled_names(asked)]}
-    ranked = []
+    ranked: list[tuple[bool, int, int, str]] = []
     for sentence in sentences:
         doc = parse(sentence)
         if hops.link and not hops.link & {t.lower_ for t in doc}:
