@@ -7,20 +7,29 @@ paragraph, which holds the position. Asked in two hops, the first ("the woman
 who portrayed Corliss Archer ...") finds the name, and the second asks the
 rest about it ("What government position was held by Shirley Temple?").
 
-The hops come from spaCy's parse: a noun phrase with a relative clause or a
-participle ("the woman who portrayed ...", "the Force India driver born in
-1990") that the wh-word lies outside of, or a relative clause the wh-word lies
-inside of ("... written by an Italian physicist that has worked in France
-since what year?": first "written by an Italian physicist", then "<name> has
-worked in France since what year?"). A described noun the question asks for
-itself ("What is the largest city the Rhine runs through?", where the phrase
-is the subject or attribute of "is") is not a hop.
+The hops come from spaCy's parse, in two shapes:
 
-The name that bridges the hops is a name of the first hop's lead sentences
-that the question does not give, chosen by what the phrase says of it: a name
-holding the described noun ("the America East Conference" for "a
-conference"), else a person's name for a "who" clause (none: no bridge), else
-the first name.
+- a relative clause that holds the question, on an indefinite noun ("... written
+  by an Italian physicist that has worked in France since what year?"): first
+  "... written by an Italian physicist?", then "<name> has worked in France
+  since what year?";
+- a relative clause that links the noun to a named thing, outside the asked
+  part ("held by the woman who portrayed Corliss Archer ...", "Who owns the
+  company that Apple made a deal with?"), when the clause or the noun says what
+  kind of name to look for (a "who" clause: a person; "company": a person or an
+  organisation; "city": a place).
+
+A described noun the question asks for itself ("What is the largest city the
+Rhine runs through?", "What is the name of the area that ...?") is not a hop,
+nor a description with no kind to check a name against ("the flood that
+impacted the Meuse"). On the six suites' dev questions, written by others for
+one paragraph, neither shape occurs; they are HotpotQA's (``eval/hotpot``).
+
+The name that bridges the hops comes from the first hop's lead sentences that
+hold the link, and is not one the question gives: a name holding the described
+noun first ("the America East Conference" for "a conference"), then a name of
+the kind asked for, nearest the clause's words in the parse. No such name: one
+query answers, as does a second hop the documents do not answer.
 """
 
 from __future__ import annotations
