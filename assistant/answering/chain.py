@@ -38,7 +38,11 @@ from assistant.answering.evidence import (
 from assistant.answering.evidence_coverage import unmatched_nouns
 from assistant.answering.followups import suggest_follow_ups
 from assistant.answering.overview import asks_for_overview, document_openings
-from assistant.answering.question_parts import parts_with_earlier_names, question_parts
+from assistant.answering.question_parts import (
+    parts_with_earlier_names,
+    question_alternatives,
+    question_parts,
+)
 from assistant.answering.question_shape import question_shape
 from assistant.answering.questions import (
     UnderstoodQuestion,
@@ -128,7 +132,9 @@ class AnswerChain:
             yield from self._overview(understood.asked, documents, metadata, clock)
             return
         # A question asking two things ("... and when did she resign?") is answered part by part.
+        # So is one choosing between names ("Who is older, Annie Morton or Terry Richardson?").
         parts = question_parts(understood.query) if not focus else [understood.query]
+        parts = question_alternatives(understood.query) if len(parts) == 1 and not focus else parts
         limit = None if len(parts) > 1 else self._sentence_limit(understood.asked)
         unanswered: list[str] = []
         # A question about something it only describes ("... held by the woman who portrayed
@@ -271,7 +277,9 @@ class AnswerChain:
         not_covered: list[str] = []
         refusals: list[tuple[Abstention, GatheredEvidence]] = []
         metadata["parts"] = []
-        for part, with_names in zip(parts, parts_with_earlier_names(question), strict=True):
+        fuller = parts_with_earlier_names(question)
+        fuller = fuller if len(fuller) == len(parts) else parts  # alternatives each name their own
+        for part, with_names in zip(parts, fuller, strict=True):
             gathered = self.gather(part, k, documents, clock)
             verdict = self.decide(part, gathered, documents)
             if verdict.abstain and with_names != part:

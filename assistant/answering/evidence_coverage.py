@@ -275,6 +275,9 @@ def role_missing(question: str, texts: list[str], embeddings) -> bool:
     role_words = set(content_words(role))
     if not role_words:
         return False
+    # "Who is older, Annie Morton?" asks a comparison, not a role: no sentence says "older".
+    if all(t.tag_ in ("JJR", "RBR") for t in parse(role) if t.lower_ in role_words):
+        return False
     present = set().union(*(set(content_words(t)) for t in texts))
     if len(role_words & present) / len(role_words) >= 0.5:
         return False

@@ -83,6 +83,50 @@ def _parts(question: str, carry_to_bare_parts: bool) -> tuple[str, ...]:
     return tuple(out)
 
 
+def question_alternatives(question: str) -> list[str]:
+    """A question choosing between names read as one question per name ("Who is older, Annie
+    Morton or Terry Richardson?" -> "Who is older, Annie Morton?", "Who is older, Terry
+    Richardson?"); ``[question]`` when it does not choose between names.
+
+    Each name's facts sit in its own passage (a birth date, a length), so each is gathered as a
+    part; the answer quotes both and leaves the comparing to the reader, whose facts are cited.
+    Only names coordinated by "or" count: "Did exports rise or fall?" chooses between verbs.
+    """
+    return list(_alternatives(" ".join(question.split())))
+
+
+@lru_cache(maxsize=1024)
+def _alternatives(question: str) -> tuple[str, ...]:
+    doc = parse(question)
+    for token in doc:
+        if token.pos_ != "PROPN" or token.dep_ == "conj":
+            continue
+        chain = [token]  # "Paris, Lyon or Marseille": each name the conjunct of the one before
+        while (nxt := next((c for c in chain[-1].children if c.dep_ == "conj" and c.pos_ == "PROPN"), None)):
+            chain.append(nxt)
+        if len(chain) < 2 or not any(c.dep_ == "cc" and c.lower_ == "or" for t in chain for c in t.children):
+            continue
+        names = [_name_run(doc, t) for t in chain]
+        if len(names) > MAX_PARTS or any(a.end > b.start for a, b in zip(names, names[1:], strict=False)):
+            return (question,)
+        before, after = doc[:names[0].start].text, doc[names[-1].end:].text
+        return tuple(_capitalised(" ".join(f"{before} {name.text} {after}".split()).replace(" ?", "?"))
+                     for name in names)
+    return (question,)
+
+
+def _name_run(doc, token):
+    """The proper nouns around ``token`` ("Annie Morton" of "Morton"), with a leading "the"."""
+    start = end = token.i
+    while start > 0 and doc[start - 1].pos_ == "PROPN":
+        start -= 1
+    while end + 1 < len(doc) and doc[end + 1].pos_ == "PROPN":
+        end += 1
+    if start > 0 and doc[start - 1].lower_ == "the":
+        start -= 1
+    return doc[start:end + 1]
+
+
 def _things_named(piece) -> list[str]:
     """The names and other noun phrases of a part, without its wh-word or pronouns
     ("Liz Truss", "prime minister"; "rare earths" of "what rare earths")."""

@@ -9,7 +9,8 @@ github.com/Rakin061/hotpot (blob ``0aa9da1e``). That copy was cut off after its 
 - The corpus is every paragraph of every question kept (title, blank line, text), one
   file each; a paragraph shared by two questions is one file.
 - A bridge or comparison question with a named answer gets one fact, the answer; "yes"/"no"
-  answers are skipped (no span states them).
+  answers are skipped (no span states them), and so are answers the question itself names
+  ("Who is older, Annie Morton or Terry Richardson?": an answer quoting both would match).
 - About a fifth of the bridge questions, chosen by a fixed hash, lose the supporting
   paragraph that holds their answer and become unanswerable, when no other paragraph left
   still names the answer. Their other supporting paragraph and the distractors stay, so
@@ -50,8 +51,8 @@ def main() -> None:
     items = []
     for n, question in enumerate(questions, start=1):
         answer = question["answer"].strip()
-        if answer.lower() in ("yes", "no"):
-            continue
+        if answer.lower() in ("yes", "no") or answer.lower() in question["question"].lower():
+            continue  # no span states "yes"; an answer the question names is matched by quoting it
         supporting = list(dict.fromkeys(_slug(title) for title, _ in question["supporting_facts"]))
         item = {"id": f"hotpot-{n:03d}", "question": question["question"], "answerable": True,
                 "facts": [[answer]], "sources": supporting, "answer": answer}

@@ -2,7 +2,11 @@
 
 import pytest
 
-from assistant.answering.question_parts import parts_with_earlier_names, question_parts
+from assistant.answering.question_parts import (
+    parts_with_earlier_names,
+    question_alternatives,
+    question_parts,
+)
 from tests.conftest import EXPLAINER, STORY
 
 
@@ -86,3 +90,32 @@ def test_a_part_naming_nothing_unanswered_alone_is_answered_about_the_first_part
     assert "do not answer this part" not in answer.text
     assert [p["abstained"] for p in answer.metadata["parts"]] == [False, False]
     assert "rare earth exports" in answer.metadata["parts"][1]["question"]
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("Who is older, Annie Morton or Terry Richardson?",
+     ["Who is older, Annie Morton?", "Who is older, Terry Richardson?"]),
+    ("Which is longer, the Rhine or the Danube?", ["Which is longer, the Rhine?", "Which is longer, the Danube?"]),
+])
+def test_a_question_choosing_between_names_is_one_part_per_name(question, parts):
+    assert question_alternatives(question) == parts
+
+
+def test_a_choice_between_verbs_is_one_question():
+    assert question_alternatives("Did exports rise or fall in June?") == ["Did exports rise or fall in June?"]
+
+
+def test_each_name_of_a_choice_is_answered_from_its_own_passage(make_assistant, tmp_path):
+    folder = tmp_path / "people"
+    folder.mkdir()
+    (folder / "annie_morton.txt").write_text("Annie Morton (born October 8, 1970) is an American model born in "
+                                             "Pennsylvania.\n")
+    (folder / "terry_richardson.txt").write_text("Terrence Richardson (born August 14, 1965) is an American fashion "
+                                                 "and portrait photographer known as Terry Richardson.\n")
+    assistant = make_assistant()
+    assistant.ingest([folder])
+    answer = assistant.ask("Who is older, Annie Morton or Terry Richardson?")
+    assert not answer.abstained and "1970" in answer.text and "1965" in answer.text
+    assert {c.source for c in answer.citations} == {"annie_morton", "terry_richardson"}
+    assert [p["question"] for p in answer.metadata["parts"]] == ["Who is older, Annie Morton?",
+                                                                  "Who is older, Terry Richardson?"]
