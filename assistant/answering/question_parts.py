@@ -13,7 +13,11 @@ coordinated at the start ("When and where did the eruption happen?"). "The
 Rhine and what other river ...?" and "between Gaul and what else?" ask one
 thing: the words before "and" hold no wh-word, or the words after no verb.
 
-Names coordinated inside one clause stay one question ("When did the Meuse
+A question choosing between names ("Who is older, Annie Morton or Terry
+Richardson?") is one part per name (``question_alternatives``): each name's
+facts sit in its own passage.
+
+Names coordinated by "and" inside one clause stay one question ("When did the Meuse
 and Waal merge?", "SpaceX and NASA launched a rocket. What was its
 destination?"). Splitting them was tried: of the twelve such dev questions in
 the suites, written by others, nearly all ask one thing of the pair (what it
