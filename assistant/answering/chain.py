@@ -239,24 +239,24 @@ class AnswerChain:
         answer about that name; None when either hop finds nothing (the one-query path answers)."""
         first = self.gather(hops.find, k, documents, clock)
         bridge = bridge_name(hops, [s.text for s in first.evidence[:2]], question)
-        if bridge is None:
+        # The name was read from the parse, which sees a sentence with its spaces collapsed.
+        naming = next((s for s in first.evidence[:2] if bridge and bridge in " ".join(s.text.split())), None)
+        if bridge is None or naming is None:
             return None
         asked = hops.second(bridge)
         second = self.gather(asked, k, documents, clock)
         verdict = self.decide(asked, second, documents)
         if verdict.abstain:
             return None
-        naming = next(s for s in first.evidence[:2] if bridge in s.text)
-        limit = self._sentence_limit(asked)
         answer = [s for s in second.evidence if (s.doc_id, s.start) != (naming.doc_id, naming.start)]
         # After its lead, by score: the second hop asks about one name, so its best sentences
         # share words with each other, which the diversity of ``choose_spans`` penalises.
-        answer = answer[:1] + sorted(answer[1:], key=lambda s: -s.score)
-        answer = answer[:limit]
+        answer = (answer[:1] + sorted(answer[1:], key=lambda s: -s.score))[: self._sentence_limit(asked)]
         # The answer goes first when it names the bridge itself ("Carlo Rovelli ... has worked ...
         # since 2000, in France"); one that refers back ("the county population was 9,984") after
         # the sentence that names it.
-        evidence = [answer[0], naming, *answer[1:]] if answer and bridge in answer[0].text else [naming, *answer]
+        names_it = bool(answer) and bridge in " ".join(answer[0].text.split())
+        evidence = [answer[0], naming, *answer[1:]] if names_it else [naming, *answer]
         chunks = list({c.metadata["id"]: c for c in [*first.chunks, *second.chunks]}.values())
         metadata["hops"] = {"first": hops.find, "bridge": bridge, "then": asked}
         metadata["retrieved"] = [c.metadata["id"] for c in chunks]

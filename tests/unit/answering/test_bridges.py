@@ -70,3 +70,19 @@ def test_a_company_known_by_a_link_is_the_name_nearest_the_link_in_the_parse():
         "Who owns MP Materials?"
     lead = ["The Guardian reports on Apple's $500 million deal with MP Materials to secure rare earth magnets."]
     assert bridge_name(hops, lead, "Who owns the company that Apple made a deal with?") == "MP Materials"
+
+
+def test_a_bridge_written_across_a_line_break_is_still_found(make_assistant, tmp_path):
+    # The parse reads sentences with their spaces collapsed; the name must still be found in the text.
+    folder = tmp_path / "wiki"
+    folder.mkdir()
+    (folder / "kiss_and_tell.txt").write_text(FILE_WITH_BREAK)
+    (folder / "shirley_temple.txt").write_text(TEMPLE)
+    assistant = make_assistant()
+    assistant.ingest([folder])
+    answer = assistant.ask("What government position was held by the woman who portrayed Corliss Archer "
+                           "in the film Kiss and Tell?")
+    assert answer.citations and not answer.abstained
+
+
+FILE_WITH_BREAK = "Kiss and Tell is a 1945 American comedy film starring then 17-year-old Shirley\nTemple as Corliss Archer.\n"
