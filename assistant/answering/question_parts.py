@@ -103,8 +103,8 @@ def question_alternatives(question: str) -> list[str]:
 def _alternatives(question: str) -> tuple[str, ...]:
     doc = parse(question)
     for token in doc:
-        if token.pos_ != "PROPN" or token.dep_ == "conj":
-            continue
+        if token.pos_ != "PROPN" or (token.dep_ == "conj" and token.head.pos_ == "PROPN"):
+            continue  # not the first name of a chain ("Paris" may hang on "larger" as a conjunct)
         chain = [token]  # "Paris, Lyon or Marseille": each name the conjunct of the one before
         while (nxt := next((c for c in chain[-1].children if c.dep_ == "conj" and c.pos_ == "PROPN"), None)):
             chain.append(nxt)

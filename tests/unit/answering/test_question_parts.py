@@ -96,6 +96,8 @@ def test_a_part_naming_nothing_unanswered_alone_is_answered_about_the_first_part
     ("Who is older, Annie Morton or Terry Richardson?",
      ["Who is older, Annie Morton?", "Who is older, Terry Richardson?"]),
     ("Which is longer, the Rhine or the Danube?", ["Which is longer, the Rhine?", "Which is longer, the Danube?"]),
+    ("Which city is larger, Paris, Lyon or Marseille?",
+     ["Which city is larger, Paris?", "Which city is larger, Lyon?", "Which city is larger, Marseille?"]),
 ])
 def test_a_question_choosing_between_names_is_one_part_per_name(question, parts):
     assert question_alternatives(question) == parts
