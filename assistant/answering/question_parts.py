@@ -108,10 +108,17 @@ def _alternatives(question: str) -> tuple[str, ...]:
         chain = [token]  # "Paris, Lyon or Marseille": each name the conjunct of the one before
         while (nxt := next((c for c in chain[-1].children if c.dep_ == "conj" and c.pos_ == "PROPN"), None)):
             chain.append(nxt)
+        if len(chain) > 2 and chain[0].dep_ == "pobj":
+            chain = chain[1:]  # "headquartered in Las Vegas, Apple or MP Materials?": a place, then the choice
         if len(chain) < 2 or not any(c.dep_ == "cc" and c.lower_ == "or" for t in chain for c in t.children):
             continue
         names = [_name_run(doc, t) for t in chain]
-        if len(names) > MAX_PARTS or any(a.end > b.start for a, b in zip(names, names[1:], strict=False)):
+        # Between the names only commas, "or" and "the", and none ends a phrase begun before it:
+        # "Letters to Cleo or Screaming Trees" read as "Cleo" or "Screaming Trees" would cut a name.
+        gaps = [t for a, b in zip(names, names[1:], strict=False) for t in doc[a.end:b.start]]
+        opens = names[0].start == 0 or doc[names[0].start - 1].pos_ not in ("ADP", "NOUN", "PROPN")
+        if (len(names) > MAX_PARTS or any(a.end > b.start for a, b in zip(names, names[1:], strict=False))
+                or not opens or not all(t.is_punct or t.dep_ in ("cc", "det") for t in gaps)):
             return (question,)
         before, after = doc[:names[0].start].text, doc[names[-1].end:].text
         return tuple(_capitalised(" ".join(f"{before} {name.text} {after}".split()).replace(" ?", "?"))
@@ -120,11 +127,13 @@ def _alternatives(question: str) -> tuple[str, ...]:
 
 
 def _name_run(doc, token):
-    """The proper nouns around ``token`` ("Annie Morton" of "Morton"), with a leading "the"."""
-    start = end = token.i
-    while start > 0 and doc[start - 1].pos_ == "PROPN":
+    """The name ``token`` is part of: its entity, else the proper nouns around it ("Annie Morton"
+    of "Morton"), with a leading "the"."""
+    entity = next((e for e in doc.ents if e.start <= token.i < e.end), None)
+    start, end = (entity.start, entity.end - 1) if entity is not None else (token.i, token.i)
+    while entity is None and start > 0 and doc[start - 1].pos_ == "PROPN":
         start -= 1
-    while end + 1 < len(doc) and doc[end + 1].pos_ == "PROPN":
+    while entity is None and end + 1 < len(doc) and doc[end + 1].pos_ == "PROPN":
         end += 1
     if start > 0 and doc[start - 1].lower_ == "the":
         start -= 1

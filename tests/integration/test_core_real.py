@@ -45,6 +45,22 @@ def test_go_deeper_questions_are_answered_with_exact_citations(real, question):
     assert all(claim.supported for claim in answer.claims)
 
 
+def test_a_question_about_what_it_only_describes_is_answered_in_two_hops(real):
+    # The company is never named: the first hop finds MP Materials in "Apple's $500 million deal
+    # with MP Materials", the second asks who owns it.
+    answer = real.ask("Who owns the company that Apple made a deal with?")
+    assert answer.metadata["hops"]["bridge"] == "MP Materials"
+    assert "JHL Capital" in answer.text and "Apple's $500 million deal with MP Materials" in answer.text
+    _assert_exact_snippets(answer)
+
+
+def test_a_choice_between_names_quotes_a_fact_about_each(real):
+    answer = real.ask("Which company is headquartered in Las Vegas, Apple or MP Materials?")
+    assert len(answer.metadata["parts"]) == 2
+    assert "Cupertino" in answer.text and "Las Vegas" in answer.text
+    _assert_exact_snippets(answer)
+
+
 def test_streaming_with_the_local_llm_yields_verified_sentences_first(real):
     events = list(real.stream(GO_DEEPER[0]))
     answer = events[-1]

@@ -98,13 +98,19 @@ def test_a_part_naming_nothing_unanswered_alone_is_answered_about_the_first_part
     ("Which is longer, the Rhine or the Danube?", ["Which is longer, the Rhine?", "Which is longer, the Danube?"]),
     ("Which city is larger, Paris, Lyon or Marseille?",
      ["Which city is larger, Paris?", "Which city is larger, Lyon?", "Which city is larger, Marseille?"]),
+    ("Which company is headquartered in Las Vegas, Apple or MP Materials?",  # a place, then the choice
+     ["Which company is headquartered in Las Vegas, Apple?", "Which company is headquartered in Las Vegas, MP Materials?"]),
 ])
 def test_a_question_choosing_between_names_is_one_part_per_name(question, parts):
     assert question_alternatives(question) == parts
 
 
-def test_a_choice_between_verbs_is_one_question():
-    assert question_alternatives("Did exports rise or fall in June?") == ["Did exports rise or fall in June?"]
+@pytest.mark.parametrize("question", [
+    "Did exports rise or fall in June?",  # a choice between verbs
+    "Which band, Letters to Cleo or Screaming Trees, had more members?",  # "Cleo" alone would cut a name
+])
+def test_a_choice_that_is_not_between_whole_names_is_one_question(question):
+    assert question_alternatives(question) == [question]
 
 
 def test_each_name_of_a_choice_is_answered_from_its_own_passage(make_assistant, tmp_path):
