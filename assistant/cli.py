@@ -303,7 +303,7 @@ def calibrate(suites_file: str, gold: str | None, corpus: str, out: str) -> None
     click.echo(
         f"threshold {chosen['threshold']:.2f}, match threshold "
         f"{'off' if match is None else format(match, '.3f')}"
-        + ("" if match is None else f", {chosen['unmatched_match_threshold']:.3f} when a question noun or verb is in no passage")
+        + ("" if match is None else f", {chosen['unmatched_match_threshold']:.3f} when a question noun is in no passage")
         + f" (worst suite): coverage {chosen['coverage']:.3f}, "
         f"abstention accuracy {chosen['abstention_accuracy']:.3f}, "
         f"false abstention {chosen['false_abstention_rate']:.3f}; curve in {out}/abstention_curve.png"

@@ -39,7 +39,7 @@ RetrievalMode = Literal["hybrid", "dense", "lexical"]
 # unanswerable ones (50 -> 45): the check for a question noun in no passage (below) is what
 # catches most of them on every corpus.
 CALIBRATED_MATCH_THRESHOLDS: dict[str, float] = {"e5": 0.744}
-# The stricter bar for a question with a noun or verb that no retrieved passage mentions, chosen on
+# The stricter bar for a question with a noun that no retrieved passage mentions, chosen on
 # the dev parts of the seeds, ood and rhine suites (0.846-0.860 abstain and refuse alike
 # there; the middle kept). With squadtrain added, calibrate moves the evidence threshold to
 # 0.39 and this one to 0.83; in the full chain over the five dev parts that abstained on 13
@@ -191,7 +191,7 @@ class Settings(BaseSettings):
     )
     abstain_unmatched_match_threshold: float | None = Field(
         None, ge=0.0, le=1.0,
-        description="The same minimum for a question with a noun or verb that no retrieved passage mentions "
+        description="The same minimum for a question with a noun that no retrieved passage mentions "
         "(\"crisis\" in \"When was the Rhine crisis?\" over an article that never names one): the rest of an "
         "article matches such a question on its topic alone. Unset = the value `assistant calibrate` chose "
         "for that encoder, or abstain_match_threshold's when it chose none.",

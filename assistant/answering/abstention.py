@@ -2,8 +2,8 @@
 
 Abstain when there is no relevant evidence (saying which documents came closest), a named thing the documents
 never mention, no evidence sentence that reads as an answer to the question
-(only as being on its topic; it must read closer when a noun or verb of the
-question is in no passage), a figure asked for that no evidence sentence gives, a role
+(only as being on its topic; it must read closer when a noun of the question
+is in no passage), a figure asked for that no evidence sentence gives, a role
 nobody in the evidence holds, or an event after the newest source. The
 tests of what a question asks and what a text covers are in
 ``evidence_coverage.py``, because ranking and conflict notes use them too.
@@ -323,7 +323,7 @@ def check_coverage(
             about events after it.
         match: ``question_match`` of the evidence (None: not measured), abstaining
             below ``match_threshold``; the closest sentence is quoted.
-        unmatched: the question's nouns and verbs no retrieved passage mentions; with them,
+        unmatched: the question's nouns no retrieved passage mentions; with them,
             ``match`` must reach ``unmatched_threshold`` (when given) and naming the kind
             asked spares nothing. The abstention blames those words only when they decide
             it: an answer below ``match_threshold`` anyway gets the plain message.

@@ -35,7 +35,7 @@ from assistant.answering.evidence import (
     lead_with_focus,
     rank_spans,
 )
-from assistant.answering.evidence_coverage import unmatched_words
+from assistant.answering.evidence_coverage import unmatched_nouns
 from assistant.answering.followups import suggest_follow_ups
 from assistant.answering.overview import asks_for_overview, document_openings
 from assistant.answering.question_parts import (
@@ -199,13 +199,13 @@ class AnswerChain:
             if focus:
                 evidence = lead_with_focus(focus, spans, evidence)
             match = None
-            # Only the match check reads which question nouns and verbs the passages lack: in the chunks
+            # Only the match check reads which question nouns the passages lack: in the chunks
             # retrieved for the question, as when its threshold was calibrated, not in the story
             # chunks added for their sentences (a second chunk's "reception" answered "What was
             # the reception of Twilight Princess?", whose paragraph is not indexed).
             checked = chunks and self.settings.match_threshold_for(self.matcher) is not None
             retrieved = [c.page_content for c in chunks if not c.metadata.get("story")]
-            unmatched = unmatched_words(query, retrieved) if checked else []
+            unmatched = unmatched_nouns(query, retrieved) if checked else []
             threshold = self._match_threshold(unmatched)
             if threshold is not None and evidence:
                 # The index encoder reads whether a sentence answers the question (decide
@@ -317,7 +317,7 @@ class AnswerChain:
         return None if question_shape(asked).broad else NARROW_ANSWER_SENTENCES
 
     def _match_threshold(self, unmatched: list[str]) -> float | None:
-        """The question match needed to answer: stricter when a question noun or verb is in no passage."""
+        """The question match needed to answer: stricter when a question noun is in no passage."""
         if unmatched:
             return self.settings.unmatched_match_threshold_for(self.matcher)
         return self.settings.match_threshold_for(self.matcher)

@@ -354,7 +354,7 @@ class GatheredEvidence:
     # How well the best of the first evidence sentences answers the question under the index
     # encoder (``abstention.question_match``); None when no threshold calls for it.
     match: float | None = None
-    # The question's nouns and verbs no retrieved passage mentions (``evidence_coverage.unmatched_words``):
+    # The question's nouns no retrieved passage mentions (``evidence_coverage.unmatched_nouns``):
     # the match must then reach the stricter threshold.
     unmatched: list[str] = field(default_factory=list)
 

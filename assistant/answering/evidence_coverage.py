@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from assistant.text.language import NAME_LABELS, WH_TAGS, parse, read
 from assistant.text.quantities import find_entities, has_quantity
-from assistant.text.related_words import related, same_word_forms
+from assistant.text.related_words import same_word_forms
 from assistant.text.words import content_words, is_stop_word
 
 _MEASURES = r"(figures?|numbers?|amounts?|totals?|volumes?|tonnage|quotas?|prices?|rates?|costs?|values?|percentages?|shares?|sums?|salary|salaries)"
@@ -175,51 +175,6 @@ def unmatched_nouns(question: str, texts: list[str]) -> list[str]:
     nouns = {h.text: h.lemma_.lower() for h in heads if h.pos_ in ("NOUN", "PROPN") and h.is_alpha and not h.is_stop}
     return [noun for noun, lemma in nouns.items()
             if not any(mentioned(form, texts) for form in (noun, *same_word_forms(lemma)))]
-
-
-def unmatched_words(question: str, texts: list[str]) -> list[str]:
-    """The question's nouns and verbs that none of ``texts`` mentions (``unmatched_nouns``,
-    ``unmatched_verbs``): with any, the question must match its best sentence more closely."""
-    return unmatched_nouns(question, texts) + unmatched_verbs(question, texts)
-
-
-def unmatched_verbs(question: str, texts: list[str]) -> list[str]:
-    """The question's content verbs that none of ``texts`` states in any form or synonym
-    ("conquer" in "When did Kublai Khan conquer the Song dynasty?" over passages that never
-    tell of a conquest).
-
-    SQuAD's unanswerable questions are often written by changing the action
-    of a sentence that is there, and an answer about another action does not
-    answer. Questions written by others paraphrase actions more freely than
-    they rename things, so a verb counts as stated by its own forms and by
-    WordNet's synonyms of its two commonest senses ("seize" for "conquer").
-    Light verbs (spaCy's stop words: "do", "make", "take"), verbs used as
-    prepositions ("according to") and the verb of an imperative question
-    ("Describe ...") are not checked.
-    """
-    verbs = {t.text: t.lemma_.lower() for t in parse(question)
-             if _is_predicate(t) and not _asks_by_imperative(t) and t.is_alpha and not t.is_stop}
-    return [verb for verb, lemma in verbs.items()
-            if not any(mentioned(form, texts) for form in (verb, lemma, *_one_word_relatives(lemma)))]
-
-
-def _is_predicate(token) -> bool:
-    """A verb, or a word the tagger took for a noun that an auxiliary hangs on ("When did the
-    army reoccupy Rhineland?": "reoccupy" tagged NOUN, "did" its aux); not "according" ("prep")."""
-    if token.dep_ == "prep":
-        return False
-    return token.pos_ == "VERB" or (token.pos_ == "NOUN" and any(c.dep_ == "aux" for c in token.children))
-
-
-def _asks_by_imperative(token) -> bool:
-    """The verb of an imperative question ("Describe the role of ...", "List the ..."): it asks,
-    it is not an action the passages should state."""
-    return (token.dep_ == "ROOT" and token.i == token.sent.start
-            and not any(c.dep_ in ("nsubj", "nsubjpass", "csubj", "expl", "aux") for c in token.children))
-
-
-def _one_word_relatives(lemma: str) -> list[str]:
-    return [w for w in related(lemma) if " " not in w]
 
 
 def asks_for_figure(question: str) -> bool:

@@ -39,7 +39,7 @@ class Observation:
     best_score: float
     rule_abstained: bool
     best_match: float | None = None  # None: the encoder gave no match score
-    unmatched: bool = False  # a noun or verb of the question is in no retrieved passage
+    unmatched: bool = False  # a noun of the question is in no retrieved passage
 
 
 def observe(assistant, items) -> list[Observation]:
