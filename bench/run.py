@@ -2,14 +2,14 @@
 
     python bench/run.py            # full: ingest >= 1,000 chunks, retrieval at 1k/10k/100k
     python bench/run.py --quick    # the same sections at small sizes, < 5 minutes
-    python bench/run.py --tiny     # seconds, fake encoder: checks the machinery (unit test)
+    python bench/run.py --tiny     # seconds, fake encoder: checks the machinery (integration test)
 
 Writes ``latest.json``, ``latest.md`` and PNG plots into ``bench/reports/`` (or
 ``--out``). The machine is shared and noisy, so the figures that matter are
 ratios against a baseline taken minutes apart in the same run (raw encoder vs
 ingest, raw ``collection.query`` vs our retriever, full vs unchanged re-ingest).
-Benchmarks are not tests; ``tests/unit/test_bench_report.py`` only checks that
-a report is well formed.
+Benchmarks are not tests; ``tests/unit/test_bench_report.py`` and
+``tests/integration/test_bench_run.py`` only check that a report is well formed.
 """
 
 from __future__ import annotations

@@ -239,8 +239,7 @@ class AnswerChain:
         answer about that name; None when either hop finds nothing (the one-query path answers)."""
         first = self.gather(hops.find, k, documents, clock)
         bridge = bridge_name(hops, [s.text for s in first.evidence[:2]], question)
-        # The name was read from the parse, which sees a sentence with its spaces collapsed.
-        naming = next((s for s in first.evidence[:2] if bridge and bridge in " ".join(s.text.split())), None)
+        naming = next((s for s in first.evidence[:2] if bridge and _names(s, bridge)), None)
         if bridge is None or naming is None:
             return None
         asked = hops.second(bridge)
@@ -255,14 +254,10 @@ class AnswerChain:
         # The answer goes first when it names the bridge itself ("Carlo Rovelli ... has worked ...
         # since 2000, in France"); one that refers back ("the county population was 9,984") after
         # the sentence that names it.
-        names_it = bool(answer) and bridge in " ".join(answer[0].text.split())
+        names_it = bool(answer) and _names(answer[0], bridge)
         evidence = [answer[0], naming, *answer[1:]] if names_it else [naming, *answer]
-        chunks = list({c.metadata["id"]: c for c in [*first.chunks, *second.chunks]}.values())
         metadata["hops"] = {"first": hops.find, "bridge": bridge, "then": asked}
-        metadata["retrieved"] = [c.metadata["id"] for c in chunks]
-        merged = GatheredEvidence(chunks, [*first.spans, *second.spans], evidence)
-        metadata["best_evidence_score"] = merged.best_score()
-        return merged, verdict
+        return self._merged([first, second], evidence, metadata), verdict
 
     def _gather_parts(self, question: str, parts: list[str], k: int | None, documents: DocumentSnapshot,
                       metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention, list[str]]:
@@ -303,12 +298,17 @@ class AnswerChain:
             verdict, gathered = refusals[0]
             return gathered, verdict, unanswered
         evidence = list({(s.doc_id, s.start): s for g in answered for s in g.evidence}.values())
-        chunks = list({c.metadata["id"]: c for g in answered for c in g.chunks}.values())
-        spans = [s for g in answered for s in g.spans]
+        return self._merged(answered, evidence, metadata), Abstention(False, not_covered=not_covered), unanswered
+
+    @staticmethod
+    def _merged(gathered: list[GatheredEvidence], evidence: list[Span], metadata: dict[str, Any]) -> GatheredEvidence:
+        """Several gathers as one, answering with ``evidence``: their chunks once each and all
+        their spans; ``metadata`` reports the chunks retrieved and the best evidence score."""
+        chunks = list({c.metadata["id"]: c for g in gathered for c in g.chunks}.values())
+        merged = GatheredEvidence(chunks, [s for g in gathered for s in g.spans], evidence)
         metadata["retrieved"] = [c.metadata["id"] for c in chunks]
-        merged = GatheredEvidence(chunks, spans, evidence)
         metadata["best_evidence_score"] = merged.best_score()
-        return merged, Abstention(False, not_covered=not_covered), unanswered
+        return merged
 
     @staticmethod
     def _sentence_limit(asked: str) -> int | None:
@@ -461,3 +461,9 @@ def _at_most(limit: int | None, claims: Generator[DraftClaim, None, dict]) -> Ge
         if limit is None or shown < limit:
             shown += 1
             yield claim
+
+
+def _names(span: Span, name: str) -> bool:
+    """Whether ``span`` holds ``name``, read as the parse read it: with its spaces collapsed
+    (a name across a line break)."""
+    return name in " ".join(span.text.split())
