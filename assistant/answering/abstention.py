@@ -123,13 +123,18 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     "Who won in 2018?" over documents about the 2019 and 2021 winners retrieves
     good-looking evidence about the wrong year; the year (read by spaCy as a
     DATE or in an EVENT; a season "2021–22" by either of its years) must appear
-    in the passages the best evidence comes from.
+    in the passages the best evidence comes from, or be the year their article was
+    published (its dateline: a news story of July 2022 tells 2022's events without
+    writing the year in every paragraph).
     """
     asked = read(question).year_groups()
     if not asked:
         return None
     passages = _answering_passages(chunks, evidence)
-    groups = sorted({g for text in passages for g in read(text).year_groups()}, key=lambda g: (min(g), len(g)))
+    groups = sorted({g for text in passages for g in read(text).year_groups()}
+                    | {frozenset([int(s.published[:4])]) for s in evidence[:EVIDENCE_FOR_YEARS]
+                       if s.published and s.published[:4].isdigit()},
+                    key=lambda g: (min(g), len(g)))
     given = set().union(*groups)
     missing = [_year_text(group) for group in dict.fromkeys(asked) if not group & given]
     if not missing:

@@ -58,6 +58,7 @@ class Span:
     base_score: float = 0.0  # before the name and continuation boosts
     date: str | None = None  # the source's newest date, from the question's manifest snapshot
     page: int | None = None  # the PDF page, from the same snapshot (None for other formats)
+    published: str | None = None  # the source's dateline or page date (ISO), from the same snapshot
 
 
 def spans_from_chunks(chunks: list[LCDocument]) -> list[Span]:

@@ -21,10 +21,11 @@ DocumentSnapshot = Mapping[str, DocumentEntry]
 
 
 def attach_source_facts(spans: list[Span], documents: DocumentSnapshot) -> None:
-    """Give each span its source's newest date and, for a PDF, the page it is on."""
+    """Give each span its source's newest date, publication date and, for a PDF, the page it is on."""
     for span in spans:
         entry = documents.get(span.doc_id)
         span.date = entry.metadata.get("newest_date") if entry else None
+        span.published = entry.metadata.get("published") if entry else None
         span.page = entry.page_at(span.start) if entry else None
 
 

@@ -438,6 +438,8 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         "words": M.answer_words(text) if text and not abstained else None,
         # A one-fact question is answered when its first sentence says the fact.
         "first_sentence_hit": (not abstained and M.first_sentence_holds(text, item.facts)) if len(item.facts) == 1 else None,
+        # A broad question's answer should be its facts, not sentences that only share the topic.
+        "fact_sentence_share": None if abstained or not text else M.fact_sentence_share(text, item.facts),
         "answer_cosine": None,
         "gold_sources": item.sources, "retrieved_docs": ranking,
         "recall_at_k": M.recall_at_k(ranking, item.sources),
@@ -498,6 +500,7 @@ def aggregate(run_items: list[dict], items: list[GoldItem], wall_s: float | None
         "n_errors": sum(1 for r in run_items if r["error"]),
         "fact_recall": avg("fact_recall", answerable),
         "first_sentence_hit_rate": avg("first_sentence_hit", answerable),
+        "fact_sentence_share": avg("fact_sentence_share", answerable),
         "words_median": M.percentile([r["words"] for r in answerable if r.get("words") is not None], 50),
         "all_facts_rate": M.mean(float(not r["facts_missed"]) for r in answerable if r["fact_recall"] is not None),
         "context_fact_recall": avg("context_fact_recall", answerable),

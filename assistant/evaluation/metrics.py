@@ -99,6 +99,28 @@ def first_sentence_holds(text: str, facts: Sequence[Sequence[str]]) -> bool:
     return bool(hit)
 
 
+# A question with this many facts gathers them from several sentences: a broad ("Go deeper") question.
+BROAD_MIN_FACTS = 3
+
+
+def fact_sentence_share(text: str, facts: Sequence[Sequence[str]]) -> float | None:
+    """The share of the answer's sentences that state at least one gold fact.
+
+    Measures what fact recall cannot: a broad answer that gathers its facts
+    but pads them with sentences on the topic that answer nothing ("These
+    minerals are essential for electronics" under "How is China enforcing
+    its export controls?"). A lower bound: a sentence may answer in words the
+    gold does not list. None for questions with fewer than ``BROAD_MIN_FACTS``.
+    """
+    if len(facts) < BROAD_MIN_FACTS:
+        return None
+    sentences = [strip_markers(s) for s in split_sentences(text)]
+    if not sentences:
+        return None
+    holding = sum(1 for s in sentences if fact_hits(s, facts)[0])
+    return holding / len(sentences)
+
+
 def answer_tokens(text: str) -> list[str]:
     """SQuAD-style tokens: lower case, punctuation and articles removed, numbers unseparated."""
     text = normalise_fact_text(strip_markers(text))

@@ -32,6 +32,7 @@ TABLE = [
     PLOTTED[0],
     ("first_sentence_hit_rate", "one-fact: first sentence holds it"),
     ("words_median", "words per answer (median)"),
+    ("fact_sentence_share", "broad: sentences stating a gold fact"),
     *PLOTTED[1:7],
     ("invalid_citation_rate", "invalid-citation rate ↓"),
     *PLOTTED[7:],

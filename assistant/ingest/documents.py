@@ -176,7 +176,30 @@ def parse_document(text: str, doc_id: str, path: str = "") -> Document:
     }
     newest = max((d["iso"] for d in metadata["dates"]), default=None)
     metadata["newest_date"] = newest
+    published = _dateline(text, metadata["dates"])
+    if published:
+        metadata["published"] = published
     return Document(id=doc_id, title=title, path=path, text=text, blocks=blocks, metadata=metadata)
+
+
+# A dateline is a short line ("Published November 2, 2021", "Updated 3:04 PM EDT, July 12, 2022")
+# among a news page's first few lines.
+DATELINE_LINES = 3
+DATELINE_MAX_WORDS = 10
+
+
+def _dateline(text: str, dates: list[dict[str, Any]]) -> str | None:
+    """The ISO date of the document's dateline, when one of its first lines is a short line
+    holding a date: when a news article was published, and so the year its events belong to."""
+    for n, (start, end) in enumerate(_lines(text)):
+        if n >= DATELINE_LINES:
+            break
+        if len(text[start:end].split()) > DATELINE_MAX_WORDS:
+            continue
+        inside = [d for d in dates if start <= d["start"] and d["end"] <= end]
+        if inside:
+            return str(inside[0]["iso"])
+    return None
 
 
 def _looks_like_title(line: str) -> bool:

@@ -108,6 +108,18 @@ def test_a_year_the_passages_never_mention_abstains_and_says_what_they_cover():
     assert unpaired_years("Who won the prize in 2019?", chunks, [_span("The 2019 winner was Ann.")]) is None
 
 
+def test_an_articles_publication_year_counts_as_a_year_its_passages_give():
+    # A news story dated July 2022 tells 2022's events without writing the year in each paragraph.
+    passage = "Johnson resigned on Thursday after a revolt over a series of scandals."
+    chunks = [Document(passage, metadata={"id": "d:1"})]
+    dated = _span(passage)
+    dated.published = "2022-07-07"
+    assert unpaired_years("Why did Johnson resign in 2022?", chunks, [dated]) is None
+    verdict = unpaired_years("Why did Johnson resign in 2019?", chunks, [dated])
+    assert verdict is not None and "2022" in verdict.message and "2019" in verdict.message
+    assert unpaired_years("Why did Johnson resign in 2022?", chunks, [_span(passage)]) is not None
+
+
 def test_a_name_misspelt_by_a_letter_is_still_mentioned():
     from assistant.answering.evidence_coverage import mentioned
 

@@ -46,6 +46,15 @@ def test_fact_recall_with_alternatives():
     assert M.fact_recall("Exports jumped 60.3%.", facts) == pytest.approx(1 / 3)
 
 
+def test_fact_sentence_share_counts_answer_sentences_stating_a_fact():
+    facts = [["quota"], ["smuggling"], ["2006", "since 2006"]]
+    text = ("China has used export quotas since 2006 [1]. It targets smuggling [2]. "
+            "Rare earths are essential for electronics [3].")
+    assert M.fact_sentence_share(text, facts) == pytest.approx(2 / 3)
+    assert M.fact_sentence_share(text, facts[:2]) is None  # not a broad question
+    assert M.fact_sentence_share("", facts) is None
+
+
 def test_fact_recall_of_empty_answer_is_zero_and_undefined_without_facts():
     assert M.fact_recall("", [["60.3"], ["2006"]]) == 0.0
     assert M.fact_recall("anything", []) is None

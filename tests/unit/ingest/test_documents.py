@@ -46,6 +46,16 @@ def test_dates_are_found(seeds):
     assert seeds[STORY].metadata["newest_date"] == "2025-07-18"
 
 
+def test_a_dateline_among_the_first_lines_is_the_publication_date(seeds):
+    doc = parse_document("Published July 7, 2022\n\nCNN —\n\nJohnson resigned on Thursday, "
+                         "three years after he won in December 2019.", "d", "d.txt")
+    assert doc.metadata["published"] == "2022-07-07"
+    # A date inside the first paragraph is not a dateline, and the seeds have none.
+    assert "published" not in parse_document("Johnson, who won in December 2019, resigned on Thursday "
+                                             "after a revolt over scandals.", "d", "d.txt").metadata
+    assert all("published" not in doc.metadata for doc in seeds.values())
+
+
 def test_app_store_boilerplate_is_not_embedded(seeds):
     chunks = chunk_document(seeds[STORY])
     assert all("App Store" not in c.text and "Particle.news" not in c.text for c in chunks)
