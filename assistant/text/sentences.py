@@ -48,10 +48,57 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             sentence = body[cut - line_start : m.end()]
             if sentence.count("(") > sentence.count(")") or sentence.count("[") > sentence.count("]"):
                 continue
+            # Nor inside a quotation that closes later on the line: "“We must not prolong this
+            # crisis. If it is agreed, that's fine with me,” Baker told CNN." is one claim, its
+            # speaker included. (A quotation left open at the line's end runs into the next
+            # paragraph, as news quotes do, and is split as usual.)
+            if _inside_quotation(body, cut - line_start, m.start() + 1 + _closing_len(body, m)):
+                continue
+            # A quoted question or exclamation keeps its attribution: "“... not sustainable?”
+            # Sturgeon said in a series of tweets."
+            if _attribution_follows(body, m):
+                continue
             _append_trimmed(text, spans, cut, line_start + m.start() + 1 + _closing_len(body, m))
             cut = line_start + m.end()
         _append_trimmed(text, spans, cut, line_start + len(body))
     return spans
+
+
+# The words of an attribution after a quoted question ("Sturgeon said in a series of tweets").
+ATTRIBUTION_MAX_WORDS = 8
+_NEXT_END = re.compile(r"[.!?]")
+
+
+# A quotation held together across its sentences runs at most this many more words: a longer
+# one is a speech, split as usual (its later sentences read on their own).
+QUOTE_REST_MAX_WORDS = 40
+_STRAIGHT_QUOTE = re.compile(r'(?<!\d)"')  # not an inch mark: 7" vinyl
+
+
+def _inside_quotation(body: str, start: int, at: int) -> bool:
+    """Whether position ``at`` of the line lies inside a double quotation opened since ``start``
+    that the line closes soon after. Curly quotes say which way they face; straight ones pair up."""
+    if body.count("“", start, at) > body.count("”", start, at):
+        close = body.find("”", at)
+    elif len(_STRAIGHT_QUOTE.findall(body, start, at)) % 2 == 1:
+        # Straight quotes face both ways: the next one must close (a letter before it, none after).
+        found = _STRAIGHT_QUOTE.search(body, at)
+        close = found.start() if found and not body[found.end() : found.end() + 1].isalnum() else -1
+    else:
+        return False
+    return close >= 0 and len(body[at:close].split()) <= QUOTE_REST_MAX_WORDS
+
+
+def _attribution_follows(body: str, m: re.Match) -> bool:
+    """Whether the boundary ``m`` closes a quoted question or exclamation ("?”") and what follows,
+    up to the next full stop, is a short clause with no quotation of its own: who said it."""
+    closing = body[m.start() : m.end()].rstrip()
+    if closing[:1] not in "?!" or not closing[1:2] or closing[1] not in "\"”":
+        return False
+    rest = body[m.end() :]
+    end = _NEXT_END.search(rest)
+    clause = rest[: end.start()] if end else rest
+    return 0 < len(clause.split()) <= ATTRIBUTION_MAX_WORDS and not any(q in clause for q in "“\"")
 
 
 def _closing_len(body: str, m: re.Match) -> int:
