@@ -45,6 +45,8 @@ _BOILERPLATE = re.compile(
     r"sign up|subscribe( now)?|share( this)?|advertisement|read more|-|–|—|•)$",
     re.IGNORECASE,
 )
+# An embedded video's card: its title, its running time and a credit ("... fuel crisis 05:11 - Source: CNNI").
+_VIDEO_CARD = re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\s*[-–—]\s*Source:\s*[\w .&'-]{1,40}$", re.IGNORECASE)
 _SITE_NAME = re.compile(r"^[\w-]+(\.[\w-]+)*\.(news|com|org|net|co|io|info)$", re.IGNORECASE)
 _CAPTION = re.compile(
     r"(\((AP|AFP|Reuters|Getty|EPA)[^)]*(Photo|Images)[^)]*\)|REUTERS/|Getty Images|/File Photo|Photo:)",
@@ -142,7 +144,8 @@ def parse_document(text: str, doc_id: str, path: str = "") -> Document:
         next_line = text[spans[i + 1][0] : spans[i + 1][1]] if i + 1 < len(spans) else None
         md = _MD_HEADING.match(line)
         norm = normalise_heading(line)
-        if _BOILERPLATE.match(line.strip()) or (not seen_heading and not title and _SITE_NAME.match(line)):
+        if (_BOILERPLATE.match(line.strip()) or _VIDEO_CARD.search(line)
+                or (not seen_heading and not title and _SITE_NAME.match(line))):
             kind = "boilerplate"
         elif md and len(md.group(1)) == 1 and not title and not seen_heading:
             kind, title = "title", md.group(2)

@@ -18,6 +18,8 @@ _ABBREVIATIONS = {
     # abbreviations news writes before a proper noun ("Mt. Fuji", "Dept. of Labor").
     "lt", "col", "capt", "cpt", "sgt", "maj", "adm", "cmdr", "brig", "rev", "hon", "pres", "supt",
     "mt", "ft", "ave", "blvd", "dept", "univ", "approx",
+    # Times of day, which news follows with a zone or a day ("8:20 a.m. ET", "4 p.m. Tuesday").
+    "a.m", "p.m",
 }
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9$€£])")
 _BULLET_PREFIX = re.compile(r"^\s*(?:[•*·–—-]|\d+[.)])\s+")

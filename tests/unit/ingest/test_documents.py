@@ -61,6 +61,15 @@ def test_app_store_boilerplate_is_not_embedded(seeds):
     assert all("App Store" not in c.text and "Particle.news" not in c.text for c in chunks)
 
 
+def test_an_embedded_video_card_is_not_embedded():
+    text = ("Sri Lanka in crisis\n\nThe country ran out of fuel in June after its reserves fell.\n\n"
+            "Video Ad Feedback 'Years of economic mismanagement': Why Sri Lanka has a fuel crisis 05:11 - Source: CNNI\n\n"
+            "Protesters stormed the residence on Saturday.")
+    chunks = chunk_document(parse_document(text, "d", "d.txt"))
+    assert chunks and all("Source: CNNI" not in c.text for c in chunks)
+    assert any("stormed" in c.text for c in chunks)
+
+
 def test_go_deeper_question_list_is_not_a_chunk(seeds):
     chunks = chunk_document(seeds[EXPLAINER])
     assert all(c.section != "Go deeper" for c in chunks)

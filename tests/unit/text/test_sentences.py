@@ -38,6 +38,11 @@ def test_quotations_and_their_speakers(text, expected):
     assert _sentences(text) == expected
 
 
+def test_a_time_of_day_does_not_end_a_sentence():
+    text = "The window runs from 8:20 a.m. ET to 10:33 a.m. ET on Saturday. It may slip."
+    assert _sentences(text) == ["The window runs from 8:20 a.m. ET to 10:33 a.m. ET on Saturday.", "It may slip."]
+
+
 def test_a_long_speech_is_still_split():
     speech = " ".join(f"Sentence number {n} of the speech goes on for a while." for n in range(8))
     text = f"The president said: “{speech}” Then he left."
