@@ -83,7 +83,7 @@ def test_same_facts_in_other_words_are_supported():
         ("What are other countries doing to reduce dependence on Chinese rare earths?", True, None),
         ("The Brotherhood was able to do what during elections?", False, None),  # one act, not ongoing ones
         ("What has the US done to expand monkeypox testing?", True, None),  # what happened: several facts
-        ("What triggered the nationwide protests?", True, None),
+        ("What triggered the nationwide protests?", False, None),  # a subject "what": one cause or a story
         ("What is the Yuan's official name?", False, None),
         ("What is used to quantify forces?", False, None),  # passive: one thing
         ("How many Huguenots fled France?", False, "CARDINAL"),
