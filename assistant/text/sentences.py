@@ -83,7 +83,7 @@ def _inside_quotation(body: str, start: int, at: int) -> bool:
     if body.count("“", start, at) > body.count("”", start, at):
         close = body.find("”", at)
     elif len(_STRAIGHT_QUOTE.findall(body, start, at)) % 2 == 1:
-        # Straight quotes face both ways: the next one must close (a letter before it, none after).
+        # Straight quotes face both ways: the next one must close (no letter or digit right after it).
         found = _STRAIGHT_QUOTE.search(body, at)
         close = found.start() if found and not body[found.end() : found.end() + 1].isalnum() else -1
     else:
