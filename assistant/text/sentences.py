@@ -54,13 +54,14 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             # crisis. If it is agreed, that's fine with me,” Baker told CNN." is one claim, its
             # speaker included. (A quotation left open at the line's end runs into the next
             # paragraph, as news quotes do, and is split as usual.)
-            if _inside_quotation(body, cut - line_start, m.start() + 1 + _closing_len(body, m)):
+            stop = m.start() + 1 + _closing_len(body, m)  # after the mark and its closing quotes
+            if _inside_quotation(body, cut - line_start, stop):
                 continue
             # A quoted question or exclamation keeps its attribution: "“... not sustainable?”
             # Sturgeon said in a series of tweets."
             if _attribution_follows(body, m):
                 continue
-            _append_trimmed(text, spans, cut, line_start + m.start() + 1 + _closing_len(body, m))
+            _append_trimmed(text, spans, cut, line_start + stop)
             cut = line_start + m.end()
         _append_trimmed(text, spans, cut, line_start + len(body))
     return spans
