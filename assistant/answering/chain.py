@@ -24,6 +24,7 @@ from typing import Any
 
 from assistant.answer import Answer
 from assistant.answering.abstention import Abstention, check_coverage, lead_with_figure, second_look
+from assistant.answering.arrangement import arrange_for_reading
 from assistant.answering.bridges import Hops, bridge_name, question_hops
 from assistant.answering.claims import DraftClaim, extractive_claims
 from assistant.answering.conflicts import CONFLICT_NOTE_PREFIX, NotedConflict, note_conflicts
@@ -231,6 +232,7 @@ class AnswerChain:
             # After deciding (an abstention cites its evidence by position): the sentence that names
             # what the lead refers to may score below the bar.
             gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
+            gathered.evidence = arrange_for_reading(understood.query, gathered.spans, gathered.evidence)
         return gathered, verdict
 
     def _gather_hops(self, question: str, hops: Hops, k: int | None, documents: DocumentSnapshot,
@@ -293,6 +295,7 @@ class AnswerChain:
             not_covered += [name for name in verdict.not_covered if name not in not_covered]
             gathered.evidence = name_the_referent(part, gathered.spans, gathered.evidence)
             gathered.evidence = gathered.evidence[: self._sentence_limit(part)]
+            gathered.evidence = arrange_for_reading(part, gathered.spans, gathered.evidence)
             answered.append(gathered)
         if not answered:
             verdict, gathered = refusals[0]

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.arrangement import leans_on_what_came_before
 from assistant.answering.chain import CONFLICT_NOTE_PREFIX
 from assistant.answering.retrieval import STORY_CHUNKS
 from assistant.errors import AssistantError, InputError
@@ -414,10 +415,11 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         answer = assistant.ask(item.question)
         text, abstained = answer.text, answer.abstained
         citations, retrieved = answer.citations, list(answer.metadata.get("retrieved", []))
+        cited = _cited_sentences(answer)
         timings = dict(answer.timings)
         trace = {k: answer.metadata[k] for k in ("generator", "llm_raw", "fallback") if k in answer.metadata}
     except AssistantError as exc:  # one broken item must not sink the run
-        error, text, abstained, citations, retrieved = str(exc), "", False, [], []
+        error, text, abstained, citations, retrieved, cited = str(exc), "", False, [], [], []
         timings, trace = {}, {}
     latency = time.perf_counter() - t
     ranking = M.doc_ranking(retrieved)
@@ -440,6 +442,8 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         "first_sentence_hit": (not abstained and M.first_sentence_holds(text, item.facts)) if len(item.facts) == 1 else None,
         # A broad question's answer should be its facts, not sentences that only share the topic.
         "fact_sentence_share": None if abstained or not text else M.fact_sentence_share(text, item.facts),
+        # A sentence pointing back ("it", "this dynamic"), or quoting no one, must follow what it leans on.
+        "dangling_reference_share": None if abstained else M.dangling_reference_share(cited, leans_on_what_came_before),
         "answer_cosine": None,
         "gold_sources": item.sources, "retrieved_docs": ranking,
         "recall_at_k": M.recall_at_k(ranking, item.sources),
@@ -455,6 +459,13 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         out["answer_cosine"] = M.cosine(vecs[0], vecs[1])
     out.update(_citation_part(text, abstained, citations, item, judge))
     return out
+
+
+def _cited_sentences(answer: Any) -> list[tuple[str, str, int, int]]:
+    """Each cited sentence of ``answer`` as (text, source, start, end) of the first span it cites."""
+    spans = {c.id: (c.source, c.start, c.end) for c in answer.citations}
+    return [(claim.text, *spans[claim.citation_ids[0]]) for claim in answer.claims
+            if claim.citation_ids and claim.citation_ids[0] in spans]
 
 
 def _citation_part(text, abstained, citations, item, judge) -> dict[str, Any]:
@@ -501,6 +512,7 @@ def aggregate(run_items: list[dict], items: list[GoldItem], wall_s: float | None
         "fact_recall": avg("fact_recall", answerable),
         "first_sentence_hit_rate": avg("first_sentence_hit", answerable),
         "fact_sentence_share": avg("fact_sentence_share", answerable),
+        "dangling_reference_share": avg("dangling_reference_share", answerable),
         "words_median": M.percentile([r["words"] for r in answerable if r.get("words") is not None], 50),
         "all_facts_rate": M.mean(float(not r["facts_missed"]) for r in answerable if r["fact_recall"] is not None),
         "context_fact_recall": avg("context_fact_recall", answerable),

@@ -121,6 +121,32 @@ def fact_sentence_share(text: str, facts: Sequence[Sequence[str]]) -> float | No
     return holding / len(sentences)
 
 
+# At most this many characters part a sentence from the one before it in its source: a space,
+# or a paragraph break.
+ADJACENT_GAP = 4
+
+
+def dangling_reference_share(cited: Sequence[tuple[str, str, int, int]],
+                             points_back: Callable[[str], bool]) -> float | None:
+    """The share of the answer's sentences that point back at something the answer never said.
+
+    ``cited``: each sentence as (text, source, start, end) of the span it
+    quotes, in answer order. A sentence whose subject points back ("Since 2006,
+    it has used export quotas", "This dynamic underscores ...", as judged by
+    ``points_back``) reads right only after the sentence before it in its
+    source; first, or after a sentence from elsewhere, it does not say who or
+    what. None for an answer with no cited sentence.
+    """
+    if not cited:
+        return None
+    dangling = 0
+    for i, (text, source, start, _end) in enumerate(cited):
+        before = cited[i - 1] if i else None
+        follows = before is not None and before[1] == source and 0 <= start - before[3] <= ADJACENT_GAP
+        dangling += not follows and points_back(text)
+    return dangling / len(cited)
+
+
 def answer_tokens(text: str) -> list[str]:
     """SQuAD-style tokens: lower case, punctuation and articles removed, numbers unseparated."""
     text = normalise_fact_text(strip_markers(text))

@@ -33,6 +33,7 @@ TABLE = [
     ("first_sentence_hit_rate", "one-fact: first sentence holds it"),
     ("words_median", "words per answer (median)"),
     ("fact_sentence_share", "broad: sentences stating a gold fact"),
+    ("dangling_reference_share", "sentences leaning on nothing said before ↓"),
     *PLOTTED[1:7],
     ("invalid_citation_rate", "invalid-citation rate ↓"),
     *PLOTTED[7:],

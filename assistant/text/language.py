@@ -133,6 +133,47 @@ def refers_back(tokens: Any) -> bool:
     return any(t.tag_ in PRONOUN_TAGS and t.lower_ not in _SPEAKERS for t in tokens)
 
 
+# Third-person pronouns and demonstratives: words that stand for something the text named before.
+_BACK_POINTERS = frozenset({"he", "she", "it", "they", "him", "her", "them", "his", "its", "their",
+                            "this", "these", "those", "that"})
+_SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+
+
+def opens_with_reference(text: str) -> bool:
+    """Whether the subject of ``text``'s main clause points back at something said before it.
+
+    "Since 2006, it has used export quotas", "This dynamic underscores ...",
+    "Its exports fell": quoted on its own, or after a sentence about something
+    else, such a sentence does not say who or what. The subject is read off
+    spaCy's parse (the root's nsubj), so a pronoun in a later clause ("Apple
+    said it would ...") does not count, nor does an expletive "it" the parser
+    marks as one.
+    """
+    sentence = next(iter(parse(text).sents), None)
+    if sentence is None:
+        return False
+    for subject in (t for t in sentence.root.children if t.dep_ in _SUBJECT_DEPS):
+        if subject.lower_ in _BACK_POINTERS and not _extraposed(subject, sentence.root):
+            return True
+        if any(t.dep_ in ("det", "poss") and t.lower_ in _BACK_POINTERS for t in subject.children):
+            return True
+    return False
+
+
+# Verbs whose "it" subject may stand for a clause that comes later: "It is possible to ...",
+# "It seems that ...", "It took courage to ...".
+_EXTRAPOSING_VERBS = frozenset({"be", "seem", "appear", "remain", "become", "take", "make"})
+
+
+def _extraposed(subject: Any, root: Any) -> bool:
+    """Whether ``subject`` is an "it" standing for a clause later in the sentence, not for anything
+    said before ("It is possible to use a mechanism ...", "It is unclear whether ...")."""
+    if subject.lower_ != "it" or root.lemma_ not in _EXTRAPOSING_VERBS:
+        return False
+    heads = [root, *(t for t in root.children if t.dep_ in ("acomp", "attr", "dobj"))]
+    return any(t.dep_ in ("xcomp", "ccomp", "csubj") for head in heads for t in head.children)
+
+
 def parse(text: str) -> Any:
     """spaCy's ``Doc`` of ``text``, for callers that need the parse itself.
 

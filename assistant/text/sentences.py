@@ -120,3 +120,14 @@ def _append_trimmed(text: str, spans: list[tuple[int, int]], s: int, e: int) -> 
     trail = len(segment) - len(segment.rstrip())
     if s + lead < e - trail:
         spans.append((s + lead, e - trail))
+
+
+# A whole sentence inside one pair of double quotes: an opening quote first, a closing one last.
+_BARE_QUOTATION = re.compile(r'[“"][^“”"]+[”"]')
+
+
+def is_bare_quotation(sentence: str) -> bool:
+    """Whether ``sentence`` is one quotation and nothing else: words with no speaker
+    ("“It took a lot of courage to stand against the Republican Party.”"), which the
+    paragraph names before or after it."""
+    return bool(_BARE_QUOTATION.fullmatch(sentence.strip()))

@@ -12,7 +12,7 @@ class _FakeAssistant:
 
     def __init__(self, text: str, abstained: bool):
         self.settings = SimpleNamespace(k=4)
-        self._answer = SimpleNamespace(text=text, abstained=abstained, citations=[], metadata={}, timings={})
+        self._answer = SimpleNamespace(text=text, abstained=abstained, citations=[], claims=[], metadata={}, timings={})
 
     def ask(self, question):
         return self._answer
