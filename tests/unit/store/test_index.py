@@ -117,3 +117,17 @@ def test_questions_after_an_ingest_do_not_reparse_the_manifest(make_assistant, s
     monkeypatch.setattr(ManifestFile, "load", lambda self: loads.append(1) or real_load(self))
     assistant.ask("How is China enforcing its rare earth export restrictions?")
     assert loads == []  # the snapshot this process published is current; a stat says so
+
+
+def test_dense_search_explores_widely_in_new_and_older_indexes(make_assistant, seeds_copy):
+    from assistant.store.index import DENSE_SEARCH_EF
+
+    assistant = make_assistant(collection="breadth")
+    assistant.ingest([seeds_copy])
+    collection = assistant.index.collection
+    assert collection.configuration["hnsw"]["ef_search"] == DENSE_SEARCH_EF
+    # An index built before the setting: opened again, it searches as widely.
+    collection.modify(configuration={"hnsw": {"ef_search": 100}})
+    fresh = make_assistant(collection="breadth")
+    assert fresh.index.collection.configuration["hnsw"]["ef_search"] == DENSE_SEARCH_EF
+    assert fresh.index.dense_search(fresh.embeddings.embed_query("smuggling"), 3)
