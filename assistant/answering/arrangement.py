@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from assistant.answering.evidence import Span
 from assistant.answering.question_shape import question_shape
-from assistant.text.language import opens_with_reference
+from assistant.text.language import may_point_back, opens_with_reference, read_many
 from assistant.text.sentences import is_bare_quotation
 
 # How far back a leaning sentence may reach for what it leans on: the sentence before it,
@@ -45,6 +45,7 @@ def arrange_for_reading(question: str, spans: list[Span], evidence: list[Span]) 
     """
     if not evidence or not question_shape(question).broad:
         return evidence
+    read_many([s.text for s in evidence if may_point_back(s.text)])  # parsed in one batch, then cached
     chosen = _mended(spans, evidence)
     documents = list(dict.fromkeys(s.doc_id for s in chosen))
     rest = sorted(chosen[1:], key=lambda s: (documents.index(s.doc_id), s.start))

@@ -21,13 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.answering.arrangement import leans_on_what_came_before
 from assistant.answering.chain import CONFLICT_NOTE_PREFIX
 from assistant.answering.retrieval import STORY_CHUNKS
 from assistant.errors import AssistantError, InputError
 from assistant.evaluation import metrics as M
 from assistant.evaluation.splits import SPLITS, in_split, split_of
 from assistant.evaluation.suites import read_toml
+from assistant.text.language import read
+from assistant.text.sentences import is_bare_quotation
 
 GOLD_FIELDS = {"id", "question", "answerable", "facts", "sources", "answer"}
 # A reference answer this short is a span to find in the answer (SQuAD's are 1-5 words); a longer
@@ -443,7 +444,7 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         # A broad question's answer should be its facts, not sentences that only share the topic.
         "fact_sentence_share": None if abstained or not text else M.fact_sentence_share(text, item.facts),
         # A sentence pointing back ("it", "this dynamic"), or quoting no one, must follow what it leans on.
-        "dangling_reference_share": None if abstained else M.dangling_reference_share(cited, leans_on_what_came_before),
+        "dangling_reference_share": None if abstained else M.dangling_reference_share(cited, _leans),
         "answer_cosine": None,
         "gold_sources": item.sources, "retrieved_docs": ranking,
         "recall_at_k": M.recall_at_k(ranking, item.sources),
@@ -459,6 +460,13 @@ def score_item(assistant: Any, item: GoldItem, judge: Any) -> dict[str, Any]:
         out["answer_cosine"] = M.cosine(vecs[0], vecs[1])
     out.update(_citation_part(text, abstained, citations, item, judge))
     return out
+
+
+def _leans(sentence: str) -> bool:
+    """Whether ``sentence`` leans on what came before it: a bare quotation, or a main-clause
+    subject that points back, read from the full parse (answering skips the parse for sentences
+    with no pointing word near their start or end; the measure does not)."""
+    return is_bare_quotation(sentence) or read(sentence).points_back
 
 
 def _cited_sentences(answer: Any) -> list[tuple[str, str, int, int]]:
