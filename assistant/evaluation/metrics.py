@@ -131,11 +131,12 @@ def dangling_reference_share(cited: Sequence[tuple[str, str, int, int]],
     """The share of the answer's sentences that point back at something the answer never said.
 
     ``cited``: each sentence as (text, source, start, end) of the span it
-    quotes, in answer order. A sentence whose subject points back ("Since 2006,
-    it has used export quotas", "This dynamic underscores ...", as judged by
-    ``points_back``) reads right only after the sentence before it in its
-    source; first, or after a sentence from elsewhere, it does not say who or
-    what. None for an answer with no cited sentence.
+    quotes, in answer order. A sentence that leans on what came before it, as
+    judged by ``points_back`` (a subject pointing back: "Since 2006, it has used
+    export quotas", "This dynamic underscores ..."; or a quotation with no
+    speaker), reads right only after the sentence before it in its source;
+    first, or after a sentence from elsewhere, it does not say who or what.
+    None for an answer with no cited sentence.
     """
     if not cited:
         return None

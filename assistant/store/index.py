@@ -36,9 +36,10 @@ UPSERT_BATCH = 512  # chunks per Chroma upsert: per-call overhead dominates belo
 GET_PAGE = 5000  # ids per Chroma get or delete (SQLite's variable limit)
 # Candidates HNSW explores per query. At Chroma's default (100) the same question retrieved
 # differently from one process to the next on the news probe (a chunk at rank 18 of 30 in one
-# run, outside the 30 in the next: the graph is rebuilt from Chroma's log on load, with random
-# levels), so answers and eval figures changed between runs. At 200, five of five runs agreed;
-# a query costs well under a millisecond more at these collection sizes.
+# run, outside the 30 in the next: on load, Chroma adds the writes still in its log, 760 of
+# that index's 1,791 chunks, to the graph with two threads, so the graph differs between
+# processes), and answers and eval figures changed between runs. At 200, five of five runs
+# agreed; a query costs well under a millisecond more at these collection sizes.
 DENSE_SEARCH_EF = 200
 Snapshot = tuple[Manifest, LexicalIndex, frozenset[str]]
 

@@ -160,13 +160,13 @@ def opens_with_reference(text: str) -> bool:
 # there is not parsed for one: a parse costs ~10 ms, and 3 in 10 broad-answer sentences pass.
 SUBJECT_WITHIN_WORDS = 10
 ATTRIBUTION_WORDS = 4
+_WORD = re.compile(r"[a-z]+")
 
 
 def may_point_back(text: str) -> bool:
     """Whether ``text`` has a pointing word where a main clause's subject usually is (no parse)."""
     words = _WORD.findall(text.lower())
     return not _BACK_POINTERS.isdisjoint(words[:SUBJECT_WITHIN_WORDS] + words[-ATTRIBUTION_WORDS:])
-_WORD = re.compile(r"[a-z]+")
 
 
 def _subject_points_back(doc: Any) -> bool:
