@@ -102,9 +102,8 @@ def asks_for_actions(wh) -> bool:
     asks for one act. (A "what" that is the subject, "What triggered the protests?", also reads
     as a story on news, but on SQuAD's one-fact "What changed the Rhine's Delta?" it made
     answers five times longer for no fact: not kept.)"""
-    head = wh.head
-    return (head.i != wh.i and head.pos_ == "VERB" and head.lemma_ == "do"
-            and wh.dep_ == "dobj" and wh.i < head.i)
+    head = wh.head  # a "dobj" is never the root, so this is another token
+    return wh.dep_ == "dobj" and head.pos_ == "VERB" and head.lemma_ == "do" and wh.i < head.i
 
 
 def determined_noun(wh):
