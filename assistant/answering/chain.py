@@ -24,6 +24,7 @@ from typing import Any
 
 from assistant.answer import Answer
 from assistant.answering.abstention import Abstention, check_coverage, lead_with_figure, second_look
+from assistant.answering.answer_length import lead_stands_alone
 from assistant.answering.arrangement import arrange_for_reading
 from assistant.answering.bridges import Hops, bridge_name, question_hops
 from assistant.answering.claims import DraftClaim, extractive_claims
@@ -231,7 +232,9 @@ class AnswerChain:
         if not verdict.abstain:
             # After deciding (an abstention cites its evidence by position): the sentence that names
             # what the lead refers to may score below the bar.
+            lead = gathered.evidence[0]
             gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
+            gathered.evidence = self._shortened(understood.query, gathered, lead)
             gathered.evidence = arrange_for_reading(understood.query, gathered.spans, gathered.evidence)
         return gathered, verdict
 
@@ -293,8 +296,9 @@ class AnswerChain:
                 refusals.append((verdict, gathered))
                 continue
             not_covered += [name for name in verdict.not_covered if name not in not_covered]
+            lead = gathered.evidence[0]
             gathered.evidence = name_the_referent(part, gathered.spans, gathered.evidence)
-            gathered.evidence = gathered.evidence[: self._sentence_limit(part)]
+            gathered.evidence = self._shortened(part, gathered, lead)[: self._sentence_limit(part)]
             gathered.evidence = arrange_for_reading(part, gathered.spans, gathered.evidence)
             answered.append(gathered)
         if not answered:
@@ -318,6 +322,15 @@ class AnswerChain:
         """A one-fact question gets one or two sentences: the third rarely adds the fact
         and pads the answer (dev, both suites: median words 64 -> 46 and 62 -> 52)."""
         return None if question_shape(asked).broad else NARROW_ANSWER_SENTENCES
+
+    def _shortened(self, asked: str, gathered: GatheredEvidence, lead: Span) -> list[Span]:
+        """The evidence, cut to ``lead`` when a one-fact question's lead reads as the answer by a
+        margin (``answer_length``). Only when the match check ran, under whose encoder the margin
+        was chosen, and when no sentence was put before the lead to name what it refers to."""
+        evidence = gathered.evidence
+        if gathered.match is None or not evidence or evidence[0] is not lead or question_shape(asked).broad:
+            return evidence
+        return evidence[:1] if lead_stands_alone(asked, evidence, self.matcher) else evidence
 
     def _match_threshold(self, unmatched: list[str]) -> float | None:
         """The question match needed to answer: stricter when a question noun is in no passage."""
