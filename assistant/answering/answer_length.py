@@ -8,11 +8,16 @@ suites and the news probe), the second sentence held a fact the lead lacked in
 1 of the 79 answers where the lead read closer by the margin, and median words
 per answer fell from 46-60 to 39-46. Below the margin the second sentence
 stays: that is where the second sentence held the other 28 of the 29 facts
-only it held.
+only it held. So does a second sentence that continues the lead, following it
+in its paragraph and pointing back at it ("2014 S/S is the debut album of South
+Korean group WINNER. It was released ... by the group's record label, YG
+Entertainment"): the lead repeats the question's words, which makes it read
+close, and the answer is in what it goes on to say.
 """
 
 from __future__ import annotations
 
+from assistant.answering.arrangement import leans_on_what_came_before
 from assistant.answering.evidence import Span
 
 # The e5 cosine by which the lead must read closer to the question than the sentence after it.
@@ -22,12 +27,19 @@ from assistant.answering.evidence import Span
 LEAD_MARGIN = 0.08
 
 
-def lead_stands_alone(question: str, evidence: list[Span], encoder) -> bool:
-    """Whether the lead reads as the answer to ``question`` by ``LEAD_MARGIN`` over the next sentence."""
-    if len(evidence) < 2:
+def lead_stands_alone(question: str, spans: list[Span], evidence: list[Span], encoder) -> bool:
+    """Whether the lead reads as the answer to ``question`` by ``LEAD_MARGIN`` over the next
+    sentence, which does not continue it (``spans``: the sentences ``Span.previous`` indexes)."""
+    if len(evidence) < 2 or _continues(evidence[1], evidence[0], spans):
         return False
     import numpy as np
 
     asked = np.asarray(encoder.embed_query(question))  # cached by the encoder since the match check
     lead, runner_up = np.asarray(encoder.embed_documents([evidence[0].text, evidence[1].text])) @ asked
     return float(lead - runner_up) >= LEAD_MARGIN
+
+
+def _continues(span: Span, lead: Span, spans: list[Span]) -> bool:
+    """Whether ``span`` follows ``lead`` in its paragraph and points back at it."""
+    follows = span.previous is not None and span.previous < len(spans) and spans[span.previous] is lead
+    return follows and leans_on_what_came_before(span.text)

@@ -330,7 +330,7 @@ class AnswerChain:
         evidence = gathered.evidence
         if gathered.match is None or not evidence or evidence[0] is not lead or question_shape(asked).broad:
             return evidence
-        return evidence[:1] if lead_stands_alone(asked, evidence, self.matcher) else evidence
+        return evidence[:1] if lead_stands_alone(asked, gathered.spans, evidence, self.matcher) else evidence
 
     def _match_threshold(self, unmatched: list[str]) -> float | None:
         """The question match needed to answer: stricter when a question noun is in no passage."""

@@ -48,11 +48,23 @@ def _encoder(lead: float, runner_up: float) -> _Vectors:
 ])
 def test_the_lead_stands_alone_only_by_the_margin(lead, runner_up, alone):
     evidence = [_span(LEAD), _span(NEXT, 200)]
-    assert lead_stands_alone(QUESTION, evidence, _encoder(lead, runner_up)) is alone
+    assert lead_stands_alone(QUESTION, evidence, evidence, _encoder(lead, runner_up)) is alone
 
 
 def test_a_single_sentence_has_nothing_to_drop():
-    assert not lead_stands_alone(QUESTION, [_span(LEAD)], _encoder(0.9, 0.1))
+    assert not lead_stands_alone(QUESTION, [_span(LEAD)], [_span(LEAD)], _encoder(0.9, 0.1))
+
+
+def test_a_second_sentence_continuing_the_lead_stays():
+    question = "2014 S/S is the debut album of a South Korean boy group that was formed by who?"
+    lead = _span("2014 S/S is the debut album of South Korean group WINNER.")
+    goes_on = _span("It was released on August 12, 2014 by the group's record label, YG Entertainment.", 60)
+    encoder = _Vectors({question: [1.0, 0.0], lead.text: _unit(0.92), goes_on.text: _unit(0.80)})
+    goes_on.previous = 0
+    assert not lead_stands_alone(question, [lead, goes_on], [lead, goes_on], encoder)
+    # The same sentence elsewhere in the document, not right after the lead: the lead stands alone.
+    goes_on.previous = None
+    assert lead_stands_alone(question, [lead, goes_on], [lead, goes_on], encoder)
 
 
 def _chain(encoder) -> AnswerChain:
