@@ -8,23 +8,13 @@ from assistant.answering.answer_length import LEAD_MARGIN, lead_stands_alone
 from assistant.answering.chain import AnswerChain
 from assistant.answering.evidence import GatheredEvidence, Span
 from assistant.settings import Settings
+from tests.unit.answering.test_language_checks import (
+    _Vectors,  # an encoder whose cosines the test sets
+)
 
 QUESTION = "When was the Muslim Brotherhood founded?"
 LEAD = "The Muslim Brotherhood was founded in Ismailiyah, Egypt in 1928 by Hassan al Banna."
 NEXT = "The Brotherhood took a quiescent stance towards Israel for some decades."
-
-
-class _Vectors:
-    """An encoder whose vectors are looked up by text: the test sets the cosines."""
-
-    def __init__(self, table: dict[str, list[float]]):
-        self.table = table
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.table[text]
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self.table[t] for t in texts]
 
 
 def _unit(cosine: float) -> list[float]:
