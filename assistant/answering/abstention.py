@@ -76,20 +76,28 @@ def question_match(question: str, evidence: list[Span], encoder) -> float:
     other rule refused: 0.97 against 0.93 for the ranker's score).
     """
     texts = [s.text for s in evidence[:MATCH_SENTENCES]]
-    return _best_match(_query_vector(question, encoder), texts, encoder)[1] if texts else 0.0
+    return _best_match(query_vector(question, encoder), texts, encoder)[1] if texts else 0.0
 
 
-def _query_vector(question: str, encoder):
+def query_vector(question: str, encoder):
+    """``question``'s vector under ``encoder`` (which caches it: every check of one question reuses it)."""
     import numpy as np
 
     return np.asarray(encoder.embed_query(question))
+
+
+def match_scores(asked, texts: list[str], encoder):
+    """The cosine of each of ``texts`` with the question vector ``asked``, under ``encoder``."""
+    import numpy as np
+
+    return np.asarray(encoder.embed_documents(texts)) @ asked
 
 
 def _best_match(asked, texts: list[str], encoder) -> tuple[int, float]:
     """(index, cosine) of the text the question vector ``asked`` matches best."""
     import numpy as np
 
-    scores = np.asarray(encoder.embed_documents(texts)) @ asked
+    scores = match_scores(asked, texts, encoder)
     best = int(np.argmax(scores))
     return best, float(scores[best])
 
@@ -233,7 +241,7 @@ def second_look(question: str, spans: list[Span], evidence: list[Span], encoder,
     # for naming that thing, must not give way to a sentence that only reads closer.
     if match >= threshold or (kind_suffices and states_kind_asked(question, evidence[:MATCH_SENTENCES])):
         return evidence, match
-    asked = _query_vector(question, encoder)  # cached by the encoder since the first look
+    asked = query_vector(question, encoder)  # cached by the encoder since the first look
     others = _next_ranked(spans, evidence)
     # A long sentence may answer in one clause ("... from the Pen-y-darren ironworks to
     # Abercynon in south Wales"), which the whole sentence's vector dilutes: its windows

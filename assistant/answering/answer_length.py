@@ -18,6 +18,7 @@ close, and the answer is in what it goes on to say.
 
 from __future__ import annotations
 
+from assistant.answering.abstention import match_scores, query_vector
 from assistant.answering.arrangement import leans_on_what_came_before
 from assistant.answering.evidence import Span
 
@@ -33,10 +34,8 @@ def lead_stands_alone(question: str, spans: list[Span], evidence: list[Span], en
     sentence, which does not continue it (``spans``: the sentences ``Span.previous`` indexes)."""
     if len(evidence) < 2 or _continues(evidence[1], evidence[0], spans):
         return False
-    import numpy as np
-
-    asked = np.asarray(encoder.embed_query(question))  # cached by the encoder since the match check
-    lead, runner_up = np.asarray(encoder.embed_documents([evidence[0].text, evidence[1].text])) @ asked
+    # Both vectors are cached by the encoder since the match check.
+    lead, runner_up = match_scores(query_vector(question, encoder), [evidence[0].text, evidence[1].text], encoder)
     return float(lead - runner_up) >= LEAD_MARGIN
 
 

@@ -328,7 +328,7 @@ class AnswerChain:
         margin (``answer_length``). Only when the match check ran, under whose encoder the margin
         was chosen, and when no sentence was put before the lead to name what it refers to."""
         evidence = gathered.evidence
-        if gathered.match is None or not evidence or evidence[0] is not lead or question_shape(asked).broad:
+        if gathered.match is None or evidence[0] is not lead or question_shape(asked).broad:
             return evidence
         return evidence[:1] if lead_stands_alone(asked, gathered.spans, evidence, self.matcher) else evidence
 
