@@ -127,15 +127,3 @@ def test_without_a_database_the_chat_still_answers_with_its_own_history(handlers
         {"role": "user", "content": "Where are rare earths refined?"},
         {"role": "assistant", "content": ANSWER.text},
     ]
-
-
-def test_the_export_folder_goes_when_the_process_exits():
-    """Each server process makes one private folder for download files; it must not outlive it."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = "from assistant.web.chat.saved import _exports_root; print(_exports_root())"
-    folder = Path(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                 timeout=120).stdout.strip())
-    assert folder.name.startswith("assistant-exports-") and not folder.exists()
