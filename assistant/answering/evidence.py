@@ -29,7 +29,6 @@ SENTENCE_WEIGHT = 0.55
 CHUNK_WEIGHT = 0.2
 LEXICAL_WEIGHT = 0.25
 MMR_LAMBDA = 0.75
-NEAR_DUPLICATE = 0.92  # a sentence this close to a chosen one repeats it (often from the other document)
 ENTITY_BONUS = 0.08  # the question names Japan: sentences naming Japan come first
 CONTINUATION_FACTOR = 0.85
 BROAD_MARGIN = 0.25
@@ -213,7 +212,6 @@ def choose_spans(
     slot: they dilute a small model's context and pad the answer. Broad
     questions ("how", "why", "what steps") get a wider margin than narrow
     ones ("how much", "when", "who"), whose answer is usually one sentence.
-    A broad question's passages take turns (``_taking_turns``) instead.
     """
     if not spans:
         return []
@@ -235,8 +233,6 @@ def choose_spans(
         # A broad question gathers from several sentences, but of the documents about it: one whose
         # best sentence is not within the narrow margin is about another story that shares words.
         order = [i for i in order if doc_best[spans[i].doc_id] >= best - NARROW_MARGIN]
-    if broad:
-        return [spans[i] for i in _taking_turns(spans, matrix, order, n, best - margin)]
     chosen: list[int] = []
     while order and len(chosen) < n:
         def mmr(i: int) -> float:
@@ -247,44 +243,12 @@ def choose_spans(
         order.remove(i)
         if spans[i].score < best - margin:
             continue
-        if any(float(matrix[i] @ matrix[j]) > NEAR_DUPLICATE for j in chosen):
+        if any(float(matrix[i] @ matrix[j]) > 0.92 for j in chosen):
             continue  # a near-duplicate sentence from the other document
         chosen.append(i)
     if shape.expected and not broad and chosen:
         chosen = _lead_with_answer(question, spans, chosen, shape.expected, best - margin)
     return [spans[i] for i in chosen]
-
-
-def _taking_turns(spans: list[Span], matrix: np.ndarray, order: list[int], n: int, floor: float) -> list[int]:
-    """A broad question's sentences: the best one, then each retrieved passage's best in turn.
-
-    A broad answer's facts sit in different passages (an explainer's sections, a news
-    story's paragraphs), while the sentences scoring best crowd into the passage that
-    restates the question; taken by score, however diverse their vectors, they tell one
-    part of the story. So the passages take turns in retrieval order (spans follow their
-    chunks), each giving its best sentence not yet taken, round after round. On the broad
-    news probe's dev part this raised fact recall 0.161 -> 0.198 over MMR, and changed no
-    fact of the five suites' dev parts.
-    """
-    usable = [i for i in order if spans[i].score >= floor]  # ``order``: best first
-    if not usable:
-        return []
-    by_passage: dict[str, list[int]] = {}
-    for i in sorted(usable):
-        by_passage.setdefault(spans[i].chunk_id, [])
-    for i in usable:
-        by_passage[spans[i].chunk_id].append(i)
-    chosen = [usable[0]]
-    while len(chosen) < n:
-        taken = len(chosen)
-        for candidates in by_passage.values():
-            fresh = [i for i in candidates if i not in chosen
-                     and all(float(matrix[i] @ matrix[j]) <= NEAR_DUPLICATE for j in chosen)]
-            if fresh and len(chosen) < n:
-                chosen.append(fresh[0])
-        if len(chosen) == taken:
-            break
-    return chosen
 
 
 def lead_with_focus(follow_up: str, spans: list[Span], evidence: list[Span]) -> list[Span]:
