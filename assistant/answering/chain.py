@@ -130,7 +130,8 @@ class AnswerChain:
         metadata = self._start_metadata(understood)
         # A follow-up's own words ("What about Japan?") steer which sentences answer it.
         focus = understood.asked if understood.query != understood.asked else ""
-        if not history and asks_for_overview(understood.asked, self.embeddings):
+        if not history and asks_for_overview(understood.asked, self.embeddings,
+                                             lambda: self._best_passage_match(understood.asked)):
             yield from self._overview(understood.asked, documents, metadata, clock)
             return
         # A question asking two things ("... and when did she resign?") is answered part by part.
@@ -217,6 +218,12 @@ class AnswerChain:
             evidence = lead_with_figure(query, chunks, spans, evidence)
             attach_source_facts(spans, documents)
         return GatheredEvidence(chunks, spans, evidence, match, unmatched)
+
+    def _best_passage_match(self, question: str) -> float:
+        """The cosine of ``question``'s closest sentence among the passages retrieved for it (0.0 if none)."""
+        chunks = self.retriever.search(question, k=self.settings.k, story_chunks=STORY_CHUNKS)
+        spans, _ = rank_spans(question, chunks, self.embeddings) if chunks else ([], None)
+        return max((s.cosine for s in spans), default=0.0)
 
     def _gather_one(self, understood: UnderstoodQuestion, k: int | None, documents: DocumentSnapshot,
                     focus: str, metadata: dict[str, Any], clock: StageClock) -> tuple[GatheredEvidence, Abstention]:

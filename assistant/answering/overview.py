@@ -17,6 +17,7 @@ read higher, and 7 of 10 written after (README, "Questions about the documents t
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 from langchain_core.documents import Document as LCDocument
@@ -41,8 +42,15 @@ _NO_OPENING_SECTIONS = ("Title", "Photo captions")
 _request_vectors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def asks_for_overview(question: str, encoder) -> bool:
-    """Whether ``question`` asks what the documents are about rather than about a topic in them."""
+def asks_for_overview(question: str, encoder, best_passage_match: Callable[[], float] | None = None) -> bool:
+    """Whether ``question`` asks what the documents are about rather than about a topic in them.
+
+    ``best_passage_match`` gives the question's closest retrieved sentence under the same
+    encoder; it is asked only when the question reads like an overview request. A question
+    about a topic the documents cover reads closer to one of their sentences than to any
+    request: "What kinds of books are being banned?" reads 0.43 to "What topics do the
+    documents cover?" but 0.74 to a sentence on book bans, over the news probe's articles.
+    """
     doc = parse(question)
     if doc.ents or any(token.pos_ == "PROPN" for token in doc):
         return False
@@ -50,7 +58,10 @@ def asks_for_overview(question: str, encoder) -> bool:
     if requests is None:
         requests = np.asarray(encoder.embed_documents(list(OVERVIEW_REQUESTS)))
         _request_vectors[encoder] = requests
-    return float((requests @ np.asarray(encoder.embed_query(question))).max()) >= OVERVIEW_SIMILARITY
+    closeness = float((requests @ np.asarray(encoder.embed_query(question))).max())
+    if closeness < OVERVIEW_SIMILARITY:
+        return False
+    return best_passage_match is None or closeness > best_passage_match()
 
 
 def document_openings(documents, index, limit: int = OVERVIEW_DOCUMENTS) -> list[Span]:

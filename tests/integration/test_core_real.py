@@ -109,7 +109,10 @@ def test_a_question_about_the_documents_is_answered_by_their_openings(real, ques
     _assert_exact_snippets(answer)
 
 
-@pytest.mark.parametrize("question", GO_DEEPER + ["What is the headline of the Particle.news story?"])
+# The last two read like overview requests (MiniLM >= 0.35) but closer still to a sentence on their topic.
+@pytest.mark.parametrize("question", GO_DEEPER + ["What is the headline of the Particle.news story?",
+                                                  "What is the news about rare earths?",
+                                                  "What do the documents say about export licences?"])
 def test_questions_about_a_topic_are_not_taken_for_overview_requests(real, question):
     assert "overview" not in real.ask(question).metadata
 
