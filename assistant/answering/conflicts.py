@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from assistant.answering.claims import DraftClaim
 from assistant.answering.evidence import Span
 from assistant.answering.evidence_coverage import asks_about_amount
-from assistant.text.dates import quarters
-from assistant.text.language import read
-from assistant.text.quantities import find_amounts, find_entities, owner_of
+from assistant.text.dates import find_dates, quarters
+from assistant.text.language import parse, read
+from assistant.text.quantities import Amount, find_amounts, find_entities, owner_of
 from assistant.text.words import content_words
 
 CONFLICT_NOTE_PREFIX = "The sources differ on "
@@ -33,9 +33,12 @@ class FoundConflict:
 
 
 def _keyed_amounts(span: Span) -> dict[tuple[str, str], list]:
-    entities = find_entities(span.text)
+    amounts = find_amounts(span.text)
+    # A name inside an amount is its currency ("US" of "US$9.6 billion"), not what it is about.
+    entities = [e for e in find_entities(span.text)
+                if not any(a.start <= e[1] < a.end for a in amounts)]
     keyed: dict[tuple[str, str], list] = {}
-    for amount in find_amounts(span.text):
+    for amount in amounts:
         owner = owner_of(amount, entities)
         if owner:
             keyed.setdefault((owner.lower(), amount.kind), []).append((owner, amount))
@@ -61,20 +64,53 @@ def find_conflicts(spans: list[Span]) -> list[FoundConflict]:
             for key in ka.keys() & kb.keys():
                 for owner, amount_a in ka[key]:
                     for _, amount_b in kb[key]:
-                        if amount_a.disagrees_with(amount_b) and key not in seen and not _other_periods(a, b):
+                        if (amount_a.disagrees_with(amount_b) and key not in seen and not _other_periods(a, b)
+                                and _share_of(a.text, amount_a) == _share_of(b.text, amount_b)
+                                and not _names_a_period(owner, a.text) and not _names_a_period(owner, b.text)):
                             seen.add(key)
                             topic = f"the {'amount' if key[1] == 'money' else 'percentage'} for {owner}"
                             found.append(FoundConflict(topic, owner, a, amount_a.text, b, amount_b.text))
     return found
 
 
+def _share_of(text: str, amount: Amount) -> str | None:
+    """What the amount is a part of, when it says ("80% of US metro areas" -> "area", "$5 billion
+    of debt" -> "debt"; spaCy's parse), else None. Two amounts near one name measure the same
+    thing only if both are parts of the same thing or neither says: "US consumer prices jumping
+    by 9.1%" and "80% of US metro areas seeing ... price increases" do not disagree. Parsed only
+    for amounts that already disagree, so ranking stays cheap."""
+    for token in parse(text):
+        if not amount.start <= token.idx < amount.end:
+            continue
+        for prep in token.children:
+            if prep.dep_ == "prep" and prep.lower_ == "of":
+                whole = next((c for c in prep.children if c.dep_ == "pobj"), None)
+                if whole is not None:
+                    return whole.lemma_.lower()
+    return None
+
+
+def _names_a_period(owner: str, text: str) -> bool:
+    """Whether the capitalised word taken for the amount's owner is part of a date ("since May
+    1979", "from May to June": spaCy's DATE and TIME entities): amounts for a month are two
+    periods' figures, not two claims about one thing."""
+    words = set(owner.lower().split())
+    return any(e.label in ("DATE", "TIME") and words <= e.words for e in read(text).entities)
+
+
 def _other_periods(a: Span, b: Span) -> bool:
-    """Whether the two sentences name different years, or different quarters (spaCy DATEs; patterns)."""
+    """Whether the two sentences name different years, quarters or months (spaCy DATEs; patterns)."""
     years_a, years_b = read(a.text).years(), read(b.text).years()
     if years_a and years_b and not years_a & years_b:
         return True
     quarters_a, quarters_b = quarters(a.text), quarters(b.text)
-    return bool(quarters_a and quarters_b and not quarters_a & quarters_b)
+    if quarters_a and quarters_b and not quarters_a & quarters_b:
+        return True
+    # Dated to different months ("In April 2007, Apple reported second quarter revenue of $5.2
+    # billion", "On October 22, 2007, Apple reported quarterly revenue of $6.22 billion").
+    months_a = {d.iso[:7] for d in find_dates(a.text)}
+    months_b = {d.iso[:7] for d in find_dates(b.text)}
+    return bool(months_a and months_b and not months_a & months_b)
 
 
 @dataclass

@@ -44,6 +44,35 @@ def test_amounts_of_different_periods_are_not_a_conflict(first, second):
     assert find_conflicts([_span("q2", first), _span("q4", first.replace("$412 million", "$2 billion"))])
 
 
+def test_a_share_of_a_group_is_not_a_conflict_with_a_change_in_prices():
+    a = _span("cpi", "Inflation surged to a new pandemic-era peak in June, with US consumer prices jumping by "
+                     "9.1% year-over-year, according to the Bureau of Labor Statistics.")
+    b = _span("homes", "And prices rose across the country, with 80% of US metro areas seeing double-digit home "
+                       "price increases last quarter.")
+    assert find_conflicts([a, b]) == []
+    # Shares of the same group still disagree.
+    c = _span("other", "Only 40% of US metro areas saw double-digit home price increases last quarter.")
+    assert len(find_conflicts([b, c])) == 1
+
+
+def test_amounts_near_a_month_are_not_a_conflict_about_the_month():
+    a = _span("food", "Food costs spiked 11.4% over the past year, the largest annual increase since May 1979.")
+    b = _span("cpi", "Overall prices that consumers pay rose by 1.3% from May to June.")
+    assert find_conflicts([a, b]) == []
+
+
+def test_a_currency_prefix_is_not_what_an_amount_is_about():
+    a = _span("y2007", "Apple's 2007 year revenue increased to US$24.01 billion with US$3.5 billion in profits.")
+    b = _span("q1", "Apple posted record revenue of US$9.6 billion and record net quarterly profit of US$1.58 billion.")
+    assert not [f for f in find_conflicts([a, b]) if f.owner == "US"]
+
+
+def test_amounts_reported_in_different_months_are_not_a_conflict():
+    a = _span("april", "In April 2007, Apple reported second quarter revenue of US$5.2 billion.")
+    b = _span("october", "On October 22, 2007, Apple reported quarterly revenue of US$6.22 billion.")
+    assert find_conflicts([a, b]) == []
+
+
 def test_amount_parsing():
     values = {a.text: (a.low, a.high) for a in find_amounts("a $400 million deal, 60.3% growth, a multibillion-dollar bet")}
     assert values["$400 million"] == (4e8, 4e8)
