@@ -11,6 +11,7 @@ tests of what a question asks and what a text covers are in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from assistant.answering.evidence import Span, passage_text
@@ -23,6 +24,7 @@ from assistant.answering.evidence_coverage import (
     mentioned,
     missing_entities,
     other_instances,
+    question_entities,
     role_missing,
 )
 from assistant.answering.question_shape import names_kind_asked, question_shape
@@ -148,6 +150,32 @@ def unpaired_years(question: str, chunks, evidence: list[Span]) -> Abstention | 
     if not missing:
         return None
     return _not_given("year_not_covered", list(dict.fromkeys(_year_text(g) for g in groups))[:4], missing)
+
+
+def years_written_on_names(question: str, evidence: list[Span]) -> Abstention | None:
+    """Abstain when the question asks about a named thing in a year ("Who won the World Series
+    in 2022?") and the lead writes that name with another year ("... the 2021 World Series
+    champions the Atlanta Braves ... on September 26, 2022") while none of the best few evidence
+    sentences writes it with the year asked. ``unpaired_years`` lets the dateline's year stand
+    for a news story's events; a year written on the very name says otherwise.
+    """
+    asked = read(question).year_groups()
+    names = question_entities(question) if asked and evidence else []
+    if not names:
+        return None
+    asked_years = set().union(*asked)
+
+    def years_on_names(text: str) -> set[int]:
+        return {int(m.group(1)) for name in names
+                for m in re.finditer(rf"\b((?:19|20)\d\d)(?:[–-]\d\d)?\s+{re.escape(name)}\b", text)}
+
+    written = years_on_names(evidence[0].text)
+    if not written or written & asked_years:
+        return None
+    if any(years_on_names(s.text) & asked_years for s in evidence[:EVIDENCE_FOR_YEARS]):
+        return None
+    return _not_given("year_not_covered", [str(y) for y in sorted(written)],
+                      [_year_text(g) for g in dict.fromkeys(asked)])
 
 
 def unpaired_instances(question: str, chunks) -> Abstention | None:
@@ -343,7 +371,8 @@ def check_coverage(
     """
     if not question or not evidence or evidence[0].score < threshold:
         return Abstention(True, "low_relevance", NOT_COVERED + _nearest_documents(chunks))
-    unpaired = (unpaired_years(question, chunks, evidence) or unpaired_quarters(question, chunks, evidence)
+    unpaired = (unpaired_years(question, chunks, evidence) or years_written_on_names(question, evidence)
+                or unpaired_quarters(question, chunks, evidence)
                 or unpaired_instances(question, chunks))
     if unpaired is not None:
         return unpaired

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from assistant.answering.abstention import unpaired_years
+from assistant.answering.abstention import unpaired_years, years_written_on_names
 from assistant.answering.evidence import (
     Span,
     asking_sentence,
@@ -122,6 +122,18 @@ def test_an_articles_publication_year_counts_as_a_year_its_passages_give():
     verdict = unpaired_years("Why did Johnson resign in 2019?", chunks, [dated])
     assert verdict is not None and "2022" in verdict.message and "2019" in verdict.message
     assert unpaired_years("Why did Johnson resign in 2022?", chunks, [_span(passage)]) is not None
+
+
+def test_a_lead_writing_the_asked_name_with_another_year_abstains_despite_the_dateline():
+    lead = _span("Biden honoured the 2021 World Series champions the Atlanta Braves on September 26, 2022.")
+    lead.published = "2022-09-26"
+    verdict = years_written_on_names("Who won the World Series in 2022?", [lead])
+    assert verdict is not None and verdict.reason == "year_not_covered"
+    assert verdict.message == "The documents give 2021, not 2022, for this."
+    assert years_written_on_names("Who won the 2021 World Series?", [lead]) is None
+    # Another of the best sentences writing the year asked answers it.
+    other = _span("The Houston Astros won the 2022 World Series on Saturday.")
+    assert years_written_on_names("Who won the World Series in 2022?", [lead, other]) is None
 
 
 def test_a_name_misspelt_by_a_letter_is_still_mentioned():
