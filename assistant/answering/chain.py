@@ -34,6 +34,7 @@ from assistant.answering.evidence import (
     Span,
     choose_spans,
     drop_other_instances,
+    lead_with_current_events,
     lead_with_focus,
     rank_spans,
 )
@@ -239,6 +240,7 @@ class AnswerChain:
         if not verdict.abstain:
             # After deciding (an abstention cites its evidence by position): the sentence that names
             # what the lead refers to may score below the bar.
+            gathered.evidence = lead_with_current_events(understood.query, gathered.evidence)
             lead = gathered.evidence[0]
             gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
             gathered.evidence = self._shortened(understood.query, gathered, lead)
@@ -303,6 +305,7 @@ class AnswerChain:
                 refusals.append((verdict, gathered))
                 continue
             not_covered += [name for name in verdict.not_covered if name not in not_covered]
+            gathered.evidence = lead_with_current_events(part, gathered.evidence)
             lead = gathered.evidence[0]
             gathered.evidence = name_the_referent(part, gathered.spans, gathered.evidence)
             gathered.evidence = self._shortened(part, gathered, lead)[: self._sentence_limit(part)]

@@ -270,6 +270,34 @@ def lead_with_focus(follow_up: str, spans: list[Span], evidence: list[Span]) -> 
     return [*lead, *[s for s in evidence if s not in lead]][: len(evidence)]
 
 
+def lead_with_current_events(question: str, evidence: list[Span]) -> list[Span]:
+    """A dated article's background ("More than 1,000 people died in 2002 after two earthquakes")
+    yields the lead to the next sentence when the question names no year.
+
+    A news article tells its own events under its dateline and earlier ones with their year
+    written; "How many people died in the Afghanistan earthquake?" asks about the article's own.
+    The lead gives way only when it writes years, none of them its article's, and the next
+    sentence writes no year other than its own article's. Needs ``Span.published``.
+    """
+    if len(evidence) < 2 or read(question).year_groups():
+        return evidence
+
+    def years_other_than_its_own(span: Span) -> set[int] | None:
+        """The years the sentence writes besides its article's (None: the article has no dateline),
+        or an empty set when it writes its article's year too (it tells the article's events)."""
+        if not span.published or not span.published[:4].isdigit():
+            return None
+        written = set().union(*read(span.text).year_groups())
+        own = int(span.published[:4])
+        return set() if own in written else written - {own}
+
+    lead, nxt = evidence[0], evidence[1]
+    lead_other, next_other = years_other_than_its_own(lead), years_other_than_its_own(nxt)
+    if not lead_other or next_other is None or next_other:
+        return evidence
+    return [nxt, lead, *evidence[2:]]
+
+
 def drop_other_instances(question: str, chunks: list[LCDocument], evidence: list[Span]) -> list[Span]:
     """The evidence without sentences whose passage names another instance of a series the question names.
 

@@ -136,6 +136,21 @@ def test_a_lead_writing_the_asked_name_with_another_year_abstains_despite_the_da
     assert years_written_on_names("Who won the World Series in 2022?", [lead, other]) is None
 
 
+def test_a_dated_articles_background_yields_the_lead_to_its_own_events():
+    from assistant.answering.evidence import lead_with_current_events
+
+    background = _span("More than 1,000 people died in 2002 after two earthquakes in northern Afghanistan.")
+    current = _span("A magnitude 5.9 earthquake struck on Wednesday, killing more than 1,000 people.")
+    for span in (background, current):
+        span.published = "2022-06-22"
+    question = "How many people died in the Afghanistan earthquake?"
+    assert lead_with_current_events(question, [background, current]) == [current, background]
+    # A question naming a year, or a source with no dateline, keeps the order.
+    assert lead_with_current_events("How many died in the 2002 earthquake?", [background, current])[0] is background
+    undated = [_span(background.text), _span(current.text)]
+    assert lead_with_current_events(question, undated)[0] is undated[0]
+
+
 def test_a_name_misspelt_by_a_letter_is_still_mentioned():
     from assistant.answering.evidence_coverage import mentioned
 
