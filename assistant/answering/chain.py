@@ -238,8 +238,9 @@ class AnswerChain:
             metadata["unmatched_question_words"] = gathered.unmatched
         verdict = self.decide(understood.asked, gathered, documents)
         if not verdict.abstain:
-            # After deciding (an abstention cites its evidence by position): the sentence that names
-            # what the lead refers to may score below the bar.
+            # After deciding (an abstention cites its evidence by position, and the lead's score
+            # decides): a dated article's background gives way, and the sentence that names what
+            # the lead refers to may score below the bar.
             gathered.evidence = lead_with_current_events(understood.query, gathered.evidence)
             lead = gathered.evidence[0]
             gathered.evidence = name_the_referent(understood.query, gathered.spans, gathered.evidence)
