@@ -12,6 +12,7 @@ import difflib
 import re
 from functools import lru_cache
 
+from assistant.answering.question_shape import asks_what_was_done
 from assistant.text.language import NAME_LABELS, WH_TAGS, parse, read
 from assistant.text.quantities import find_entities, has_quantity
 from assistant.text.related_words import same_word_forms
@@ -178,7 +179,10 @@ def unmatched_nouns(question: str, texts: list[str]) -> list[str]:
 
 
 def asks_for_figure(question: str) -> bool:
-    return bool(_ASKS_FIGURE.search(question))
+    """Whether the question asks for a figure ("how many ...", "what was the share price ..."); one
+    asking what someone did ("What did the Fed do with interest rates?") does not, though it names a
+    measure."""
+    return bool(_ASKS_FIGURE.search(question)) and not asks_what_was_done(question)
 
 
 def measured_word(question: str) -> str | None:

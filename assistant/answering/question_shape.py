@@ -96,6 +96,16 @@ def _shape(question: str) -> QuestionShape:
     return QuestionShape(broad=plural)  # "What steps ...", "What measures ...": a list
 
 
+def asks_what_was_done(question: str) -> bool:
+    """Whether the question's "what" asks for someone's actions: "What did the Fed do with interest
+    rates in July?", "What are other countries doing ...?" (not a figure, whatever noun follows)."""
+    doc = parse(" ".join(question.split()))
+    wh = next((t for t in doc if t.tag_ in WH_TAGS), None)
+    if wh is None or wh.lower_ != "what":
+        return False
+    return asks_for_actions(wh) or any(t.lemma_ == "do" and t.tag_ == "VBG" for t in doc)
+
+
 def asks_for_actions(wh) -> bool:
     """Whether a bare "what" is the fronted object of "do": "What has the US done to ...?" asks
     for someone's actions, as "What are they doing ...?" does; "... do what during elections?"

@@ -175,6 +175,18 @@ def test_a_figure_naming_what_is_counted_answers_a_long_news_question(make_assis
     assert measured_word("How many of the 900 students buried in the collapse survived?") == "students"
 
 
+@pytest.mark.parametrize(("question", "figure"), [
+    ("What was the share price?", True),
+    ("How much did the Fed raise rates?", True),
+    ("What did the Fed do with interest rates in July?", False),
+    ("What are countries doing about rare earth prices?", False),
+])
+def test_a_question_about_what_someone_did_does_not_ask_for_a_figure(question, figure):
+    from assistant.answering.evidence_coverage import asks_for_figure
+
+    assert asks_for_figure(question) is figure
+
+
 def test_a_number_written_in_words_is_a_figure():
     from assistant.answering.evidence_coverage import gives_figure
 
