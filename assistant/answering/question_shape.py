@@ -73,7 +73,7 @@ def _shape(question: str) -> QuestionShape:
         return QuestionShape(False, PLACES | {"ORG"})
     if word in ("who", "whom", "whose"):
         return QuestionShape(False, PEOPLE)
-    if word == "what" and any(t.lemma_ == "do" and t.tag_ == "VBG" for t in doc):  # the parser attaches "what" anywhere
+    if word == "what" and _doing(doc):
         # "What are other countries doing to ...?": the ongoing actions of someone, several facts.
         # (The plain "... do what during elections?" of the suites asks for one.)
         return QuestionShape(broad=True)
@@ -99,11 +99,16 @@ def _shape(question: str) -> QuestionShape:
 def asks_what_was_done(question: str) -> bool:
     """Whether the question's "what" asks for someone's actions: "What did the Fed do with interest
     rates in July?", "What are other countries doing ...?" (not a figure, whatever noun follows)."""
-    doc = parse(" ".join(question.split()))
+    doc = parse(question)
     wh = next((t for t in doc if t.tag_ in WH_TAGS), None)
     if wh is None or wh.lower_ != "what":
         return False
-    return asks_for_actions(wh) or any(t.lemma_ == "do" and t.tag_ == "VBG" for t in doc)
+    return asks_for_actions(wh) or _doing(doc)
+
+
+def _doing(doc) -> bool:
+    """Whether the question's verb is "doing" (by the verb: the parser attaches "what" anywhere)."""
+    return any(t.lemma_ == "do" and t.tag_ == "VBG" for t in doc)
 
 
 def asks_for_actions(wh) -> bool:
