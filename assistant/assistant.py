@@ -6,13 +6,13 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.answer import Answer, final_answer
 from assistant.answering.chain import AnswerChain
 from assistant.answering.retrieval import HybridRetriever
 from assistant.answering.verification import SupportJudge
-from assistant.conversations.store import LOCAL_OWNER, ConversationStore
+from assistant.conversations.records import LOCAL_OWNER
 from assistant.errors import IndexStateError
 from assistant.ingest.pipeline import IngestPipeline, IngestReport, ProgressCallback
 from assistant.models.embeddings import get_embeddings, get_index_embeddings
@@ -20,6 +20,9 @@ from assistant.settings import DEFAULT_COLLECTION, Settings, load_settings
 from assistant.store.collections import SHAPING, Collections
 from assistant.store.index import Index
 from assistant.text import antonyms, language, places, related_words
+
+if TYPE_CHECKING:
+    from assistant.conversations.store import ConversationStore
 
 #: The settings that shape an answer, saved with each conversation turn.
 ANSWER_SETTINGS = (
@@ -160,6 +163,9 @@ class Assistant:
         if self._parent is not None:
             return self._parent.conversations
         if self._conversations is None:
+            # Imported here: SQLAlchemy costs a cold question that saves nothing half a second.
+            from assistant.conversations.store import ConversationStore
+
             with self._lock:
                 if self._conversations is None:
                     self._conversations = ConversationStore(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from assistant.conversations.store import LOCAL_OWNER
+from assistant.conversations.records import LOCAL_OWNER
 from assistant.errors import InputError
 from assistant.settings import GENERATORS
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from assistant.errors import InputError, NotFoundError
 
+#: The owner of conversations made through the Python API and the CLI (one local user). Here, not
+#: in the store, so answering a question without a conversation never imports SQLAlchemy.
+LOCAL_OWNER = "local"
 RATINGS = ("up", "down")
 TITLE_CHARS = 200
 MAX_FACTS = 20

@@ -37,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 
 from assistant.conversations import schema
 from assistant.conversations.records import (
+    LOCAL_OWNER,
     MAX_FACTS,
     MAX_SOURCES,
     ConversationRecord,
@@ -51,8 +52,6 @@ from assistant.conversations.records import (
 )
 from assistant.errors import BackendError, ConfigError, InputError
 
-#: The owner of conversations made through the Python API and the CLI (one local user).
-LOCAL_OWNER = "local"
 _WRITE_RETRIES = 5
 _READ_ONLY = "conversations_read_only"  # execution option of connections that only read
 _SCHEMA_LOCK_KEY = 0x61737374  # pg_advisory_xact_lock key held while creating the tables ("asst")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 
-from assistant.conversations.store import LOCAL_OWNER
+from assistant.conversations.records import LOCAL_OWNER
 from assistant.settings import Settings
 
 BROWSER_COOKIE = "assistant_browser"

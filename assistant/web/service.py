@@ -18,7 +18,7 @@ from typing import Any
 from assistant.answer import Answer, final_answer
 from assistant.answering.chain import validate_question
 from assistant.assistant import Assistant
-from assistant.conversations.store import LOCAL_OWNER
+from assistant.conversations.records import LOCAL_OWNER
 from assistant.errors import BackendError, InputError, NotFoundError
 from assistant.settings import LOCAL_GENERATORS
 
